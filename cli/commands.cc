@@ -1,0 +1,129 @@
+#include "cli/commands.h"
+
+#include <map>
+#include <optional>
+#include <ostream>
+
+#include "absl/strings/numbers.h"
+#include "config/loader.h"
+#include "config/summary.h"
+
+namespace vmcp::cli {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+constexpr char kUsage[] =
+    "usage: vmcp <command> [flags]\n"
+    "\n"
+    "commands:\n"
+    "  serve     --config=PATH [--host=127.0.0.1] [--port=4483] [--debug]   run the virtual MCP server\n"
+    "  validate  --config=PATH                                               check a config.yaml and summarize it\n"
+    "  version                                                               print the version\n";
+
+struct Flags {
+  std::map<std::string, std::string> values;
+  std::map<std::string, bool> switches;
+};
+
+// Parses `--name=value`, `--name value` and bare `--switch`. Returns an error text or "".
+std::string ParseFlags(const std::vector<std::string>& args, size_t first, const std::map<std::string, bool>& known,
+                       Flags& flags) {
+  for (size_t i = first; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0 && a.rfind("-", 0) != 0) return "unexpected argument \"" + a + "\"";
+    std::string body = a.substr(a.rfind("--", 0) == 0 ? 2 : 1);
+    std::optional<std::string> value;
+    if (const size_t eq = body.find('='); eq != std::string::npos) {
+      value = body.substr(eq + 1);
+      body = body.substr(0, eq);
+    }
+    auto it = known.find(body);
+    if (it == known.end()) return "unknown flag --" + body;
+    const bool takes_value = it->second;
+    if (!takes_value) {
+      if (value && *value != "true" && *value != "false") return "--" + body + " takes no value";
+      flags.switches[body] = !value || *value == "true";
+      continue;
+    }
+    if (!value) {
+      if (i + 1 >= args.size()) return "--" + body + " needs a value";
+      value = args[++i];
+    }
+    flags.values[body] = *value;
+  }
+  return "";
+}
+
+int Validate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Flags flags;
+  if (std::string e = ParseFlags(args, 2, {{"config", true}, {"c", true}}, flags); !e.empty()) {
+    err << "vmcp validate: " << e << "\n" << kUsage;
+    return 2;
+  }
+  std::string path = flags.values.count("config") ? flags.values["config"] : flags.values["c"];
+  if (path.empty()) {
+    err << "vmcp validate: --config=PATH is required\n";
+    return 2;
+  }
+  config::ProcessEnvironment env;
+  const config::LoadResult r = config::LoadConfigFile(path, env);
+  for (const config::ConfigError& w : r.warnings) err << "warning: " << w.ToString() << "\n";
+  if (!r.ok()) {
+    err << "config " << path << " is invalid: " << r.errors.size() << (r.errors.size() == 1 ? " error\n" : " errors\n");
+    for (const config::ConfigError& e : r.errors) err << "  - " << e.ToString() << "\n";
+    return 1;
+  }
+  out << "config " << path << " is valid\n" << config::SummarizeConfig(*r.config);
+  return 0;
+}
+
+int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  Flags flags;
+  if (std::string e = ParseFlags(args, 2, {{"config", true}, {"c", true}, {"host", true}, {"port", true}, {"debug", false}},
+                                 flags);
+      !e.empty()) {
+    err << "vmcp serve: " << e << "\n" << kUsage;
+    return 2;
+  }
+  const std::string path = flags.values.count("config") ? flags.values["config"] : flags.values["c"];
+  if (path.empty()) {
+    err << "vmcp serve: --config=PATH is required\n";
+    return 2;
+  }
+  int port = 4483;
+  if (flags.values.count("port") && (!absl::SimpleAtoi(flags.values["port"], &port) || port < 0 || port > 65535)) {
+    err << "vmcp serve: --port must be a number between 0 and 65535\n";
+    return 2;
+  }
+  config::ProcessEnvironment env;
+  const config::LoadResult r = config::LoadConfigFile(path, env);
+  for (const config::ConfigError& w : r.warnings) err << "warning: " << w.ToString() << "\n";
+  if (!r.ok()) {
+    err << "config " << path << " is invalid: " << r.errors.size() << (r.errors.size() == 1 ? " error\n" : " errors\n");
+    for (const config::ConfigError& e : r.errors) err << "  - " << e.ToString() << "\n";
+    return 1;
+  }
+  err << "vmcp serve: this build has the config loader only; the gateway data plane is not linked in yet\n";
+  return 3;
+}
+
+}  // namespace
+
+int Run(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  if (args.size() < 2 || args[1] == "help" || args[1] == "--help" || args[1] == "-h") {
+    (args.size() < 2 ? err : out) << kUsage;
+    return args.size() < 2 ? 2 : 0;
+  }
+  const std::string& command = args[1];
+  if (command == "validate") return Validate(args, out, err);
+  if (command == "serve") return Serve(args, out, err);
+  if (command == "version" || command == "--version") {
+    out << "vmcp " << kVersion << "\n";
+    return 0;
+  }
+  err << "vmcp: unknown command \"" << command << "\"\n" << kUsage;
+  return 2;
+}
+
+}  // namespace vmcp::cli
