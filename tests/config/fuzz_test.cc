@@ -93,9 +93,9 @@ TEST(ConfigFuzz, RandomMutationsNeverCrash) {
                       {"TOOLHIVE_HEADER_FORWARD_CONTEXT7", R"({"addPlaintextHeaders":{"X-T":"t"}})"}});
   std::mt19937_64 rng(20261123);
 #ifdef VMCP_SANITIZED
-  constexpr int kIterations = 3000;
+  constexpr int kIterations = 10000;
 #else
-  constexpr int kIterations = 12000;
+  constexpr int kIterations = 30000;
 #endif
   int loaded = 0;
   int refused = 0;

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test: the whole suite with the optimized build, then again under AddressSanitizer +
+# UndefinedBehaviorSanitizer. Installs what is missing first. Ends with one line "N passed, N failed"
+# (test cases over both runs) and exits non-zero when anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+
+total_passed=0
+total_failed=0
+status=0
+
+run_suite() {
+  local label="$1"
+  shift
+  echo "== $label: bazel test //... $*" >&2
+  bash scripts/bazel.sh test //... "$@" >&2
+  local rc=$?
+  # rc 3 = some tests failed, 4 = no tests; anything else non-zero = the build itself failed.
+  if [[ $rc -ne 0 && $rc -ne 3 ]]; then
+    echo "== $label: bazel failed (exit $rc)" >&2
+    status=1
+    total_failed=$((total_failed + 1))
+    return
+  fi
+  [[ $rc -eq 0 ]] || status=1
+  local counts
+  counts=$(python3 scripts/count_tests.py "$(readlink -f bazel-testlogs)" "$label" | tail -n 1)
+  total_passed=$((total_passed + ${counts% *}))
+  total_failed=$((total_failed + ${counts#* }))
+}
+
+run_suite "optimized"
+run_suite "asan+ubsan" --config=asan
+
+[[ $total_failed -eq 0 ]] || status=1
+echo "${total_passed} passed, ${total_failed} failed"
+exit $status
