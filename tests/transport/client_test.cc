@@ -1,0 +1,427 @@
+// The HTTP client against real servers on loopback: connection reuse, the pool cap under load, TLS with
+// a private CA (trusted through the backend's bundle; refused without it, with the wrong CA, for the
+// wrong host name and when expired, each saying which), bad bundles failing one backend only,
+// redirects not followed, fragments never sent, streamed responses, stale-connection retry, timeouts.
+
+#include "transport/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tests/transport/test_certs.h"
+#include "tests/transport/test_io.h"
+#include "transport/server.h"
+#include "transport/sse.h"
+
+namespace vmcp::transport {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using testing::IoThread;
+using testing::TempDir;
+using testing::TestCa;
+
+asio::awaitable<void> Echo(Exchange& ex) {
+  Response r;
+  r.body = ex.request().method + " " + ex.request().target + " " + ex.request().body;
+  co_await ex.Respond(std::move(r));
+}
+
+std::unique_ptr<HttpServer> StartServer(ServerOptions opt, Handler handler) {
+  auto server = std::make_unique<HttpServer>(std::move(opt), std::move(handler));
+  auto port = server->Start();
+  EXPECT_TRUE(port.ok()) << port.status();
+  return server;
+}
+
+Url UrlFor(const std::string& text) {
+  auto url = ParseUrl(text);
+  EXPECT_TRUE(url.ok()) << url.status();
+  return *url;
+}
+
+Request Post(std::string body) {
+  Request r;
+  r.method = "POST";
+  r.headers.Set("Content-Type", "application/json");
+  r.body = std::move(body);
+  return r;
+}
+
+TEST(Url, ParsesWhatBackendsUse) {
+  Url u = UrlFor("https://MCP.Example.com:8443/v1/mcp?x=1#frag");
+  EXPECT_TRUE(u.tls);
+  EXPECT_EQ(u.host, "mcp.example.com");
+  EXPECT_EQ(u.port, 8443);
+  EXPECT_EQ(u.target, "/v1/mcp?x=1");  // the fragment is dropped
+  EXPECT_EQ(UrlFor("http://10.0.0.1").port, 80);
+  EXPECT_EQ(UrlFor("http://10.0.0.1").target, "/");
+  EXPECT_EQ(UrlFor("https://[::1]:9/x").host, "::1");
+  EXPECT_EQ(UrlFor("https://[::1]:9/x").Authority(), "[::1]:9");
+  EXPECT_EQ(UrlFor("http://user:pw@h:1/").host, "h");
+  EXPECT_FALSE(ParseUrl("ftp://h/").ok());
+  EXPECT_FALSE(ParseUrl("/relative").ok());
+  EXPECT_FALSE(ParseUrl("http://h:0/").ok());
+  EXPECT_FALSE(ParseUrl("http://h:99999/").ok());
+  // The legacy SSE endpoint event carries a relative URL.
+  const Url base = UrlFor("http://proxy.ns.svc:8080/sse#legacy");
+  EXPECT_EQ(ResolveUrl(base, "/message?sessionId=abc")->ToString(), "http://proxy.ns.svc:8080/message?sessionId=abc");
+  EXPECT_EQ(ResolveUrl(base, "message?sessionId=abc")->ToString(), "http://proxy.ns.svc:8080/message?sessionId=abc");
+  EXPECT_EQ(ResolveUrl(UrlFor("http://h/a/b/sse"), "msg")->target, "/a/b/msg");
+  EXPECT_EQ(ResolveUrl(base, "https://other:1/m")->ToString(), "https://other:1/m");
+}
+
+TEST(Client, SequentialRequestsReuseOneConnection) {
+  auto server = StartServer({}, Echo);
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  for (int i = 0; i < 100; ++i) {
+    auto r = io.Run(client.Send(url, Post("n" + std::to_string(i)), {}));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200);
+    ASSERT_EQ(r->body, "POST /mcp n" + std::to_string(i));
+  }
+  const PoolStats stats = client.Stats(url, {});
+  EXPECT_EQ(stats.connections_opened, 1u);
+  EXPECT_EQ(stats.connections_reused, 99u);
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+  EXPECT_EQ(server->stats().requests, 100u);
+}
+
+TEST(Client, PoolCapHoldsUnderTwoHundredConcurrentRequests) {
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    const int now = ++in_flight;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(5ms);
+    co_await t.async_wait(asio::use_awaitable);
+    --in_flight;
+    co_await Echo(ex);
+  });
+  IoThread io(2);
+  ClientOptions opt;
+  opt.max_connections_per_origin = 8;
+  HttpClient client(io.executor(), opt);
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  std::vector<std::future<absl::StatusOr<Response>>> futures;
+  for (int i = 0; i < 200; ++i) futures.push_back(io.Spawn(client.Send(url, Post(std::to_string(i)), {})));
+  for (int i = 0; i < 200; ++i) {
+    auto r = futures[i].get();
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->body, "POST /mcp " + std::to_string(i));  // each answer reaches its own caller
+  }
+  const PoolStats stats = client.Stats(url, {});
+  EXPECT_LE(stats.max_connections_seen, 8u);
+  EXPECT_GT(stats.waits, 0u);
+  EXPECT_LE(server->stats().connections_accepted, 8u);
+  EXPECT_LE(max_in_flight.load(), 8);
+  EXPECT_EQ(server->stats().requests, 200u);
+}
+
+TEST(Client, RedirectsAreNotFollowed) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    Response r;
+    r.status = 302;
+    r.headers.Set("Location", "http://evil.example.com/steal");
+    co_await ex.Respond(std::move(r));
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp"), Post("{}"), {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 302);
+  EXPECT_EQ(server->stats().requests, 1u);
+}
+
+TEST(Client, FragmentIsNeverSentAndHostHeaderIsSet) {
+  std::string seen_target, seen_host;
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    seen_target = ex.request().target;
+    seen_host = std::string(ex.request().headers.Get("Host").value_or(""));
+    co_await Echo(ex);
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const std::string authority = "127.0.0.1:" + std::to_string(server->port());
+  auto r = io.Run(client.Send(UrlFor("http://" + authority + "/sse?x=1#legacy-sse"), Request{}, {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(seen_target, "/sse?x=1");
+  EXPECT_EQ(seen_host, authority);
+}
+
+TEST(Client, StreamedResponseIsReadIncrementally) {
+  std::promise<std::shared_ptr<SseStream>> opened;
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    auto s = co_await ex.StartSse();
+    if (s.ok()) opened.set_value(*s);
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  Request get;
+  get.headers.Set("Accept", "text/event-stream");
+  auto stream = io.Run(client.Open(url, std::move(get), {}, {.long_lived = true}));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  EXPECT_EQ((*stream)->status(), 200);
+  EXPECT_EQ((*stream)->headers().Get("Content-Type"), "text/event-stream");
+  auto sse = opened.get_future().get();
+  SseParser parser;
+  std::vector<SseEvent> events;
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(sse->Send({.id = std::to_string(i), .data = "event " + std::to_string(i), .has_id = true}));
+    while (events.size() < static_cast<size_t>(i)) {
+      auto chunk = io.Run((*stream)->Read(5s));
+      ASSERT_TRUE(chunk.ok()) << chunk.status();
+      ASSERT_FALSE(chunk->empty());
+      ASSERT_TRUE(parser.Feed(*chunk, events).ok());
+    }
+    EXPECT_EQ(events.back().data, "event " + std::to_string(i));
+  }
+  sse->Close();
+  for (;;) {  // the end of the body
+    auto chunk = io.Run((*stream)->Read(5s));
+    ASSERT_TRUE(chunk.ok()) << chunk.status();
+    if (chunk->empty()) break;
+  }
+  EXPECT_EQ(parser.last_event_id(), "3");
+  // A long-lived stream never took a pooled connection.
+  EXPECT_EQ(client.Stats(url, {}).connections_opened, 0u);
+}
+
+TEST(Client, PooledStreamReturnsItsConnectionWhenTheBodyEnds) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    if (ex.request().method == "POST") {
+      auto s = co_await ex.StartSse();
+      if (!s.ok()) co_return;
+      (*s)->Send({.data = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}"});
+      (*s)->Close();
+      co_return;
+    }
+    co_await Echo(ex);
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  auto stream = io.Run(client.Open(url, Post("{}"), {}));
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::string body;
+  for (;;) {
+    auto chunk = io.Run((*stream)->Read(5s));
+    ASSERT_TRUE(chunk.ok()) << chunk.status();
+    if (chunk->empty()) break;
+    body += *chunk;
+  }
+  EXPECT_NE(body.find("\"result\""), std::string::npos);
+  auto r = io.Run(client.Send(url, Request{}, {}));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(client.Stats(url, {}).connections_opened, 1u);
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+}
+
+TEST(Client, ConnectionClosedByTheServerWhileIdleIsRetriedOnAFreshOne) {
+  ServerOptions opt;
+  auto server = StartServer(opt, Echo);
+  const uint16_t port = server->port();
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(port) + "/mcp");
+  ASSERT_TRUE(io.Run(client.Send(url, Post("a"), {})).ok());
+  // The backend restarts: the pooled connection is now dead.
+  server->Stop(1s);
+  opt.port = port;
+  server = StartServer(opt, Echo);
+  auto r = io.Run(client.Send(url, Post("b"), {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "POST /mcp b");
+  EXPECT_EQ(client.Stats(url, {}).connections_opened, 2u);
+}
+
+TEST(Client, ResponseTimeoutSaysWhatTimedOut) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(3s);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await Echo(ex);
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const std::string authority = "127.0.0.1:" + std::to_string(server->port());
+  auto r = io.Run(client.Send(UrlFor("http://" + authority + "/slow"), Post("{}"), {}, 200ms));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.status().message(), "reading the response to " + authority + " timed out");
+  server->Stop(0s);
+}
+
+TEST(Client, ConnectionRefusedIsAClearError) {
+  uint16_t port;
+  {
+    auto server = StartServer({}, Echo);
+    port = server->port();
+  }
+  IoThread io;
+  HttpClient client(io.executor());
+  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(port) + "/"), Request{}, {}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+}
+
+TEST(Client, OversizeResponseBodyIsRefused) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    Response big{200, {}, std::string(64 * 1024, 'x')};
+    co_await ex.Respond(std::move(big));
+  });
+  IoThread io;
+  ClientOptions opt;
+  opt.max_response_body_bytes = 1024;
+  HttpClient client(io.executor(), opt);
+  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/"), Request{}, {}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+// --- TLS with a private CA -------------------------------------------------------------------------
+
+class ClientTls : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ca_ = new TestCa(TempDir(), "corp");
+    other_ca_ = new TestCa(TempDir(), "other");
+    good_ = ca_->Issue("good", {"localhost"}, {"127.0.0.1"});
+    wrong_host_ = ca_->Issue("wronghost", {"mcp.elsewhere.example"}, {});
+    expired_ = ca_->Issue("expired", {"localhost"}, {"127.0.0.1"}, -2 * 86400, -86400);
+  }
+  static void TearDownTestSuite() {
+    delete ca_;
+    delete other_ca_;
+  }
+
+  std::unique_ptr<HttpServer> TlsServer(const testing::CertFiles& cert) {
+    ServerOptions opt;
+    opt.tls = ServerTlsOptions{cert.cert_path, cert.key_path};
+    return StartServer(opt, Echo);
+  }
+
+  absl::StatusOr<Response> Get(HttpClient& client, const std::string& host, uint16_t port, const std::string& bundle) {
+    return io_.Run(client.Send(UrlFor("https://" + host + ":" + std::to_string(port) + "/mcp"), Post("tls"),
+                               Endpoint{bundle}));
+  }
+
+  static TestCa* ca_;
+  static TestCa* other_ca_;
+  static testing::CertFiles good_, wrong_host_, expired_;
+  IoThread io_;
+};
+
+TestCa* ClientTls::ca_ = nullptr;
+TestCa* ClientTls::other_ca_ = nullptr;
+testing::CertFiles ClientTls::good_, ClientTls::wrong_host_, ClientTls::expired_;
+
+TEST_F(ClientTls, PrivateCaBackendIsTrustedThroughItsBundle) {
+  auto server = TlsServer(good_);
+  HttpClient client(io_.executor());
+  for (const std::string host : {"localhost", "127.0.0.1"}) {
+    auto r = Get(client, host, server->port(), ca_->cert_path());
+    ASSERT_TRUE(r.ok()) << host << ": " << r.status();
+    EXPECT_EQ(r->body, "POST /mcp tls");
+  }
+}
+
+TEST_F(ClientTls, BundleWithSeveralCertificatesIsAccepted) {
+  const std::string bundle = TempDir() + "/multi.pem";
+  {
+    std::ofstream out(bundle);
+    out << std::ifstream(other_ca_->cert_path()).rdbuf() << std::ifstream(ca_->cert_path()).rdbuf();
+  }
+  auto server = TlsServer(good_);
+  HttpClient client(io_.executor());
+  auto r = Get(client, "localhost", server->port(), bundle);
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(ClientTls, RejectedWithoutTheBundle) {
+  auto server = TlsServer(good_);
+  HttpClient client(io_.executor());
+  auto r = Get(client, "localhost", server->port(), "");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "TLS handshake with localhost:" + std::to_string(server->port()) +
+                                      " failed: certificate verify failed: unable to get local issuer certificate");
+}
+
+TEST_F(ClientTls, RejectedWithTheWrongCa) {
+  auto server = TlsServer(good_);
+  HttpClient client(io_.executor());
+  auto r = Get(client, "localhost", server->port(), other_ca_->cert_path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("certificate verify failed: unable to get local issuer certificate"),
+            std::string::npos)
+      << r.status();
+}
+
+TEST_F(ClientTls, RejectedForTheWrongHostName) {
+  auto server = TlsServer(wrong_host_);
+  HttpClient client(io_.executor());
+  auto r = Get(client, "localhost", server->port(), ca_->cert_path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("certificate verify failed: hostname mismatch"), std::string::npos) << r.status();
+  auto by_ip = Get(client, "127.0.0.1", server->port(), ca_->cert_path());
+  ASSERT_FALSE(by_ip.ok());
+  EXPECT_NE(by_ip.status().message().find("certificate verify failed: IP address mismatch"), std::string::npos)
+      << by_ip.status();
+}
+
+TEST_F(ClientTls, RejectedWhenExpired) {
+  auto server = TlsServer(expired_);
+  HttpClient client(io_.executor());
+  auto r = Get(client, "localhost", server->port(), ca_->cert_path());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("certificate verify failed: certificate has expired"), std::string::npos)
+      << r.status();
+}
+
+TEST_F(ClientTls, BadBundleFailsThatBackendOnly) {
+  auto server = TlsServer(good_);
+  auto plain = StartServer({}, Echo);
+  HttpClient client(io_.executor());
+  const std::string garbage = TempDir() + "/garbage.pem";
+  std::ofstream(garbage) << "this is not a certificate\n";
+
+  auto missing = Get(client, "localhost", server->port(), "/nonexistent/ca.crt");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "cannot read CA bundle /nonexistent/ca.crt: No such file or directory");
+  auto bad = Get(client, "localhost", server->port(), garbage);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "CA bundle " + garbage + " holds no PEM certificate");
+  EXPECT_FALSE(HttpClient::CheckCaBundle(garbage).ok());
+  EXPECT_TRUE(HttpClient::CheckCaBundle(ca_->cert_path()).ok());
+
+  // The same client still reaches other backends.
+  auto ok = io_.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(plain->port()) + "/"), Request{}, {}));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  auto good = Get(client, "localhost", server->port(), ca_->cert_path());
+  ASSERT_TRUE(good.ok()) << good.status();
+}
+
+TEST_F(ClientTls, TlsConnectionsAreReused) {
+  auto server = TlsServer(good_);
+  HttpClient client(io_.executor());
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(Get(client, "localhost", server->port(), ca_->cert_path()).ok());
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+}
+
+}  // namespace
+}  // namespace vmcp::transport

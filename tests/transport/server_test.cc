@@ -1,0 +1,387 @@
+// The HTTP/1.1 server on real loopback sockets: keep-alive, the limits (413, 431, 503, slow headers),
+// SSE streams (events, heartbeats, prompt disconnect detection, the slow consumer cut with a bounded
+// queue) and graceful shutdown.
+
+#include "transport/server.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "tests/transport/test_io.h"
+#include "transport/sse.h"
+
+namespace vmcp::transport {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::RawClient;
+namespace asio = boost::asio;
+
+asio::awaitable<void> Echo(Exchange& ex) {
+  Response r;
+  r.headers.Set("Content-Type", "text/plain");
+  r.body = ex.request().method + " " + ex.request().target + " " + std::to_string(ex.request().body.size());
+  co_await ex.Respond(std::move(r));
+}
+
+std::unique_ptr<HttpServer> StartServer(ServerOptions opt, Handler handler) {
+  auto server = std::make_unique<HttpServer>(std::move(opt), std::move(handler));
+  auto port = server->Start();
+  EXPECT_TRUE(port.ok()) << port.status();
+  return server;
+}
+
+TEST(Server, KeepAliveServesSeveralRequestsOnOneConnection) {
+  auto server = StartServer({}, Echo);
+  RawClient c(server->port());
+  for (int i = 0; i < 3; ++i) {
+    c.buffer().clear();
+    c.Write("POST /mcp?x=" + std::to_string(i) + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+    const std::string got = c.ReadUntil(" 5");
+    EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+    EXPECT_NE(got.find("POST /mcp?x=" + std::to_string(i) + " 5"), std::string::npos) << got;
+  }
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+  EXPECT_EQ(server->stats().requests, 3u);
+}
+
+TEST(Server, ChunkedRequestBodyIsRead) {
+  auto server = StartServer({}, Echo);
+  RawClient c(server->port());
+  c.Write("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  EXPECT_NE(c.ReadUntil(" 11").find("POST /c 11"), std::string::npos);
+}
+
+TEST(Server, OversizeBodyByContentLengthIs413BeforeTheBodyIsRead) {
+  ServerOptions opt;
+  opt.max_body_bytes = 1024;
+  auto server = StartServer(opt, Echo);
+  RawClient c(server->port());
+  c.Write("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: 9437184\r\n\r\n");  // 9 MiB announced, none sent
+  const std::string got = c.ReadToEof();
+  EXPECT_EQ(got.rfind("HTTP/1.1 413 Payload Too Large", 0), 0u) << got;
+  EXPECT_NE(got.find("request body exceeds 1024 bytes"), std::string::npos);
+}
+
+TEST(Server, OversizeChunkedBodyIs413) {
+  ServerOptions opt;
+  opt.max_body_bytes = 1024;
+  auto server = StartServer(opt, Echo);
+  RawClient c(server->port());
+  std::string req = "POST /mcp HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 4; ++i) req += "200\r\n" + std::string(512, 'a') + "\r\n";
+  c.Write(req);
+  EXPECT_EQ(c.ReadToEof().rfind("HTTP/1.1 413", 0), 0u);
+}
+
+TEST(Server, DefaultBodyLimitIsEightMiB) {
+  auto server = StartServer({}, Echo);
+  RawClient c(server->port());
+  c.Write("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(8 * 1024 * 1024 + 1) + "\r\n\r\n");
+  EXPECT_EQ(c.ReadToEof().rfind("HTTP/1.1 413", 0), 0u);
+}
+
+TEST(Server, OversizeHeaderIs431) {
+  ServerOptions opt;
+  opt.max_header_bytes = 2048;
+  auto server = StartServer(opt, Echo);
+  RawClient c(server->port());
+  c.Write("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'b') + "\r\n\r\n");
+  EXPECT_EQ(c.ReadToEof().rfind("HTTP/1.1 431", 0), 0u);
+}
+
+TEST(Server, MalformedRequestIs400) {
+  auto server = StartServer({}, Echo);
+  RawClient c(server->port());
+  c.Write("THIS IS NOT HTTP\r\n\r\n");
+  EXPECT_EQ(c.ReadToEof().rfind("HTTP/1.1 400", 0), 0u);
+}
+
+TEST(Server, SlowHeadersAreCutAtTheTimeoutWithoutBlockingOthers) {
+  ServerOptions opt;
+  opt.threads = 1;  // one thread: a slow client must not hold it
+  opt.header_timeout = 400ms;
+  auto server = StartServer(opt, Echo);
+
+  RawClient slow(server->port());
+  slow.Write("GET / HTTP/1.1\r\n");
+  std::atomic<bool> cut{false};
+  const auto start = std::chrono::steady_clock::now();
+  std::thread trickler([&] {
+    // One header byte every 50 ms: it would take 10 s to finish.
+    for (int i = 0; i < 200 && !cut; ++i) {
+      boost::system::error_code ec;
+      boost::asio::write(slow.socket(), boost::asio::buffer("X", 1), ec);
+      if (ec) break;
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  // Meanwhile a normal client is served at once.
+  RawClient normal(server->port());
+  normal.Write("GET /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_NE(normal.ReadUntil("GET /fast 0").find("200 OK"), std::string::npos);
+
+  slow.ReadToEof();  // returns when the server closes the connection
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  cut = true;
+  trickler.join();
+  EXPECT_GE(elapsed, 350ms);
+  EXPECT_LT(elapsed, 5s) << "the slow client was not cut at the header timeout";
+  EXPECT_GE(server->stats().timeouts, 1u);
+}
+
+TEST(Server, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
+  ServerOptions opt;
+  opt.idle_timeout = 300ms;
+  auto server = StartServer(opt, Echo);
+  RawClient c(server->port());
+  c.Write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.ReadUntil("GET / 0");
+  const auto start = std::chrono::steady_clock::now();
+  c.ReadToEof();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
+TEST(Server, ConnectionsPastTheLimitGet503) {
+  ServerOptions opt;
+  opt.max_connections = 2;
+  auto server = StartServer(opt, Echo);
+  RawClient a(server->port()), b(server->port());
+  for (RawClient* c : {&a, &b}) {
+    c->Write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    c->ReadUntil("GET / 0");  // accepted and served; the connection stays open
+  }
+  RawClient third(server->port());
+  const std::string got = third.ReadToEof();
+  EXPECT_EQ(got.rfind("HTTP/1.1 503", 0), 0u) << got;
+  EXPECT_EQ(server->stats().connections_refused, 1u);
+  // The first two still work.
+  a.buffer().clear();
+  a.Write("GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(a.ReadUntil("GET /again 0").find("200 OK"), std::string::npos);
+}
+
+TEST(Server, HandlerThatThrowsGets500AndTheServerKeepsServing) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    if (ex.request().Path() == "/boom") throw std::runtime_error("boom");
+    co_await Echo(ex);
+  });
+  RawClient c(server->port());
+  c.Write("GET /boom HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(c.ReadToEof().rfind("HTTP/1.1 500", 0), 0u);
+  RawClient d(server->port());
+  d.Write("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(d.ReadUntil("GET /ok 0").find("200 OK"), std::string::npos);
+}
+
+// Hands the test the SSE stream a handler opened.
+struct StreamSlot {
+  std::promise<std::shared_ptr<SseStream>> opened;
+  std::promise<void> closed;
+};
+
+Handler SseHandler(StreamSlot* slot) {
+  return [slot](Exchange& ex) -> asio::awaitable<void> {
+    auto stream = co_await ex.StartSse();
+    if (!stream.ok()) co_return;
+    (*stream)->OnClosed([slot] { slot->closed.set_value(); });
+    slot->opened.set_value(*stream);
+  };
+}
+
+// Reads the chunked SSE body of a raw connection through the SSE parser.
+struct SseReader {
+  explicit SseReader(RawClient& c) : client(c) {}
+  // Reads until `n` events (and `comments` comment lines) have been parsed.
+  void ReadEvents(size_t n, uint64_t comments = 0) {
+    while (events.size() < n || parser.comment_count() < comments) {
+      ASSERT_TRUE(client.ReadMore()) << "stream ended early";
+      Parse();
+    }
+  }
+  void Parse() {
+    std::string& buf = client.buffer();
+    if (!header_done) {
+      const size_t end = buf.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      header = buf.substr(0, end);
+      buf.erase(0, end + 4);
+      header_done = true;
+    }
+    // Chunked framing: size CRLF data CRLF.
+    for (;;) {
+      const size_t line_end = buf.find("\r\n");
+      if (line_end == std::string::npos) return;
+      const size_t size = std::stoul(buf.substr(0, line_end), nullptr, 16);
+      if (buf.size() < line_end + 2 + size + 2) return;
+      if (size == 0) {
+        finished = true;
+        buf.erase(0, line_end + 4);
+        return;
+      }
+      ASSERT_TRUE(parser.Feed(buf.substr(line_end + 2, size), events).ok());
+      buf.erase(0, line_end + 2 + size + 2);
+    }
+  }
+  RawClient& client;
+  SseParser parser;
+  std::vector<SseEvent> events;
+  std::string header;
+  bool header_done = false;
+  bool finished = false;
+};
+
+TEST(Server, SseStreamDeliversEventsWithIdsAndHeartbeats) {
+  StreamSlot slot;
+  ServerOptions opt;
+  opt.sse_heartbeat = 50ms;
+  auto server = StartServer(opt, SseHandler(&slot));
+  RawClient c(server->port());
+  c.Write("GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+  auto stream = slot.opened.get_future().get();
+  ASSERT_TRUE(stream->Send({.id = "1", .event = "message", .data = "{\"jsonrpc\":\"2.0\"}", .has_id = true}));
+  ASSERT_TRUE(stream->Send({.id = "2", .data = "line1\nline2", .has_id = true}));
+  SseReader reader(c);
+  reader.ReadEvents(2, /*comments=*/1);  // and at least one heartbeat comment
+  EXPECT_NE(reader.header.find("Content-Type: text/event-stream"), std::string::npos) << reader.header;
+  EXPECT_NE(reader.header.find("Transfer-Encoding: chunked"), std::string::npos) << reader.header;
+  EXPECT_EQ(reader.events[0].id, "1");
+  EXPECT_EQ(reader.events[0].data, "{\"jsonrpc\":\"2.0\"}");
+  EXPECT_EQ(reader.events[1].id, "2");
+  EXPECT_EQ(reader.events[1].data, "line1\nline2");
+  // Close: the chunked body ends and the connection serves the next request.
+  stream->Close();
+  while (!reader.finished) {
+    ASSERT_TRUE(c.ReadMore());
+    reader.Parse();
+  }
+  slot.closed.get_future().get();
+  EXPECT_FALSE(stream->Send({.data = "late"}));
+}
+
+TEST(Server, ClientDisconnectIsSeenPromptlyOnAnIdleStream) {
+  StreamSlot slot;
+  ServerOptions opt;
+  opt.sse_heartbeat = Duration::zero();  // nothing is written: only the socket can tell
+  auto server = StartServer(opt, SseHandler(&slot));
+  auto closed = slot.closed.get_future();
+  RawClient c(server->port());
+  c.Write("GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+  auto stream = slot.opened.get_future().get();
+  c.ReadUntil("\r\n\r\n");
+  c.Close();
+  ASSERT_EQ(closed.wait_for(5s), std::future_status::ready) << "the disconnect was not noticed";
+  EXPECT_TRUE(stream->closed());
+  EXPECT_FALSE(stream->Send({.data = "x"}));
+}
+
+TEST(Server, SlowSseConsumerIsDisconnectedWithBoundedMemory) {
+  StreamSlot slot;
+  ServerOptions opt;
+  opt.sse_queue_max_events = 64;
+  opt.sse_queue_max_bytes = 256 * 1024;
+  auto server = StartServer(opt, SseHandler(&slot));
+  auto closed = slot.closed.get_future();
+  RawClient c(server->port());  // never reads after the request
+  c.Write("GET /mcp HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+  auto stream = slot.opened.get_future().get();
+  const std::string payload(16 * 1024, 'x');
+  size_t sent_bytes = 0;
+  bool refused = false;
+  for (int i = 0; i < 100000; ++i) {
+    if (!stream->Send({.data = payload})) {
+      refused = true;
+      break;
+    }
+    sent_bytes += payload.size();
+  }
+  ASSERT_TRUE(refused) << "the queue never filled";
+  // What was accepted is what the socket buffers took plus at most one full queue.
+  EXPECT_LT(sent_bytes, 64u * 1024 * 1024);
+  ASSERT_EQ(closed.wait_for(5s), std::future_status::ready);
+  EXPECT_EQ(server->stats().sse_overflows, 1u);
+  EXPECT_EQ(server->stats().sse_streams_active, 0u);
+}
+
+TEST(Server, GracefulStopCompletesInFlightRequestsAndEndsStreams) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int arrived = 0;
+  StreamSlot slot;
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    if (ex.request().Path() == "/stream") {
+      co_await SseHandler(&slot)(ex);
+      co_return;
+    }
+    {
+      std::lock_guard lock(mu);
+      ++arrived;
+    }
+    cv.notify_all();
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(300ms);
+    co_await t.async_wait(asio::use_awaitable);
+    Response done{200, {}, "done"};
+    co_await ex.Respond(std::move(done));
+  });
+  const uint16_t port = server->port();
+  RawClient streaming(port);
+  streaming.Write("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto stream = slot.opened.get_future().get();
+  auto stream_closed = slot.closed.get_future();
+
+  std::vector<std::future<std::string>> results;
+  for (int i = 0; i < 5; ++i) {
+    results.push_back(std::async(std::launch::async, [port] {
+      RawClient c(port);
+      c.Write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+      return c.ReadToEof();
+    }));
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return arrived == 5; });
+  }
+  server->Stop(10s);  // returns once they are done
+  for (auto& r : results) {
+    const std::string got = r.get();
+    EXPECT_EQ(got.rfind("HTTP/1.1 200 OK", 0), 0u) << got;
+    EXPECT_NE(got.find("Connection: close"), std::string::npos) << got;
+    EXPECT_NE(got.find("done"), std::string::npos);
+  }
+  EXPECT_EQ(stream_closed.wait_for(0s), std::future_status::ready);
+  EXPECT_EQ(streaming.ReadToEof().find("0\r\n\r\n") != std::string::npos, true);  // the stream's last chunk
+  // Nothing listens any more.
+  EXPECT_THROW(RawClient late(port), boost::system::system_error);
+}
+
+TEST(Server, StopPastTheGracePeriodClosesWhatIsLeft) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    asio::steady_timer t(co_await asio::this_coro::executor);
+    t.expires_after(30s);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    Response late{200, {}, "too late"};
+    co_await ex.Respond(std::move(late));
+  });
+  RawClient c(server->port());
+  c.Write("GET /hang HTTP/1.1\r\nHost: x\r\n\r\n");
+  c.Write("");  // make sure the request is out
+  const auto start = std::chrono::steady_clock::now();
+  server->Stop(200ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_EQ(c.ReadToEof().find("too late"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace vmcp::transport

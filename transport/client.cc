@@ -1,0 +1,629 @@
+// The HTTP/1.1 client: per-origin pools of keep-alive connections, each connection on its own strand
+// (its I/O runs there, so its timers and reads never race), TLS contexts built once per CA bundle.
+
+#include "transport/client.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace vmcp::transport {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::any_io_executor>;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+std::string OpenSslError() {
+  const unsigned long e = ERR_get_error();
+  if (e == 0) return "unknown error";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  ERR_clear_error();
+  return buf;
+}
+
+// Adds every certificate of a PEM file to the store. Returns how many.
+absl::StatusOr<int> AddCaBundle(X509_STORE* store, const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) {
+    ERR_clear_error();
+    return absl::FailedPreconditionError(absl::StrCat("cannot read CA bundle ", path, ": ", std::strerror(errno)));
+  }
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    if (store != nullptr && X509_STORE_add_cert(store, cert) != 1) {
+      // A duplicate of a system root is harmless; anything else is not.
+      const unsigned long e = ERR_peek_last_error();
+      if (ERR_GET_REASON(e) != X509_R_CERT_ALREADY_IN_HASH_TABLE) {
+        X509_free(cert);
+        BIO_free(bio);
+        return absl::FailedPreconditionError(absl::StrCat("CA bundle ", path, ": ", OpenSslError()));
+      }
+      ERR_clear_error();
+    }
+    X509_free(cert);
+    ++count;
+  }
+  // The loop ends at end of file (PEM_R_NO_START_LINE) or at a malformed block.
+  const unsigned long last = ERR_peek_last_error();
+  const bool clean_end = last == 0 || (ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE);
+  ERR_clear_error();
+  BIO_free(bio);
+  if (!clean_end) {
+    return absl::FailedPreconditionError(absl::StrCat("CA bundle ", path, " holds a malformed PEM certificate"));
+  }
+  if (count == 0) return absl::FailedPreconditionError(absl::StrCat("CA bundle ", path, " holds no PEM certificate"));
+  return count;
+}
+
+absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::string& ca_bundle_path) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  ctx->set_default_verify_paths(ec);  // the system roots
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  if (!ca_bundle_path.empty()) {
+    auto added = AddCaBundle(SSL_CTX_get_cert_store(ctx->native_handle()), ca_bundle_path);
+    if (!added.ok()) return added.status();
+  }
+  return ctx;
+}
+
+bool IsStaleConnectionError(const beast::error_code& ec) {
+  return ec == asio::error::eof || ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+         ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
+}
+
+// One connection, plain or TLS, with its own strand.
+struct Conn {
+  explicit Conn(Strand s) : strand(std::move(s)) {}
+  Strand strand;
+  std::unique_ptr<beast::tcp_stream> plain;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+  beast::flat_buffer buffer;
+  Clock::time_point idle_since;
+  bool reused = false;
+
+  beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+  void Close() {
+    beast::error_code ec;
+    lowest().socket().close(ec);
+  }
+};
+
+struct Waiter {
+  explicit Waiter(asio::any_io_executor ex) : channel(std::move(ex), 1) {}
+  asio::experimental::concurrent_channel<void(beast::error_code)> channel;
+  // Guarded by the pool's mutex: what a releaser handed over.
+  std::unique_ptr<Conn> conn;
+  bool slot = false;
+};
+
+}  // namespace
+
+// The connections to one origin with one trust configuration.
+struct Pool {
+  Url origin;
+  std::string ca_bundle_path;
+  std::shared_ptr<asio::ssl::context> tls;
+  absl::Status tls_error;  // a bad CA bundle fails this backend only
+
+  std::mutex mu;
+  std::vector<std::unique_ptr<Conn>> idle;  // LIFO: the most recently used first
+  size_t open = 0;                           // pooled connections, idle or busy
+  std::deque<std::shared_ptr<Waiter>> waiters;
+  PoolStats stats;
+};
+
+class internal::ClientImpl : public std::enable_shared_from_this<internal::ClientImpl> {
+ public:
+  ClientImpl(asio::any_io_executor executor, ClientOptions options) : executor_(std::move(executor)), opt_(options) {}
+
+  std::shared_ptr<Pool> PoolFor(const Url& url, const Endpoint& endpoint) {
+    const std::string key = absl::StrCat(url.Origin(), "|", endpoint.ca_bundle_path);
+    std::lock_guard lock(mu_);
+    auto& pool = pools_[key];
+    if (!pool) {
+      pool = std::make_shared<Pool>();
+      pool->origin = url;
+      pool->origin.target = "/";
+      pool->ca_bundle_path = endpoint.ca_bundle_path;
+      if (url.tls) {
+        auto ctx = MakeTlsContext(endpoint.ca_bundle_path);
+        if (ctx.ok()) {
+          pool->tls = *ctx;
+        } else {
+          pool->tls_error = ctx.status();
+        }
+      }
+    }
+    return pool;
+  }
+
+  std::shared_ptr<Pool> FindPool(const Url& url, const Endpoint& endpoint) const {
+    std::lock_guard lock(mu_);
+    auto it = pools_.find(absl::StrCat(url.Origin(), "|", endpoint.ca_bundle_path));
+    return it == pools_.end() ? nullptr : it->second;
+  }
+
+  // Opens a new connection (DNS, TCP, TLS), on a new strand.
+  asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Connect(std::shared_ptr<Pool> pool) {
+    Strand strand = asio::make_strand(executor_);
+    auto conn = std::make_unique<Conn>(strand);
+    co_return co_await asio::co_spawn(strand, ConnectOn(std::move(pool), std::move(conn)), asio::use_awaitable);
+  }
+
+  asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> ConnectOn(std::shared_ptr<Pool> pool, std::unique_ptr<Conn> conn) {
+    const Url& url = pool->origin;
+    if (url.tls && !pool->tls_error.ok()) co_return pool->tls_error;
+    tcp::resolver resolver(conn->strand);
+    asio::steady_timer deadline(conn->strand);
+    deadline.expires_after(opt_.connect_timeout);
+    using namespace asio::experimental::awaitable_operators;
+    auto resolved = co_await (resolver.async_resolve(url.host, std::to_string(url.port), kTuple) ||
+                              deadline.async_wait(kTuple));
+    if (resolved.index() == 1) {
+      co_return absl::DeadlineExceededError(absl::StrCat("resolving ", url.host, " timed out"));
+    }
+    auto [rec, results] = std::get<0>(resolved);
+    if (rec) co_return absl::UnavailableError(absl::StrCat("cannot resolve ", url.host, ": ", rec.message()));
+
+    conn->plain = std::make_unique<beast::tcp_stream>(conn->strand);
+    conn->plain->expires_at(deadline.expiry());
+    auto [cec, ep] = co_await conn->plain->async_connect(results, kTuple);
+    if (cec == beast::error::timeout) {
+      co_return absl::DeadlineExceededError(absl::StrCat("connecting to ", url.Authority(), " timed out"));
+    }
+    if (cec) co_return absl::UnavailableError(absl::StrCat("cannot connect to ", url.Authority(), ": ", cec.message()));
+    beast::error_code nec;
+    conn->plain->socket().set_option(tcp::no_delay(true), nec);
+    if (!url.tls) co_return std::move(conn);
+
+    conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*conn->plain), *pool->tls);
+    conn->plain.reset();
+    SSL* ssl = conn->tls->native_handle();
+    if (url.IsIpLiteral()) {
+      X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str());
+    } else {
+      SSL_set_tlsext_host_name(ssl, url.host.c_str());  // SNI
+      SSL_set1_host(ssl, url.host.c_str());             // hostname verification
+    }
+    beast::get_lowest_layer(*conn->tls).expires_after(opt_.tls_handshake_timeout);
+    auto [hec] = co_await conn->tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+    if (hec) {
+      const long verify = SSL_get_verify_result(ssl);
+      std::string reason = hec == beast::error::timeout ? std::string("timed out") : hec.message();
+      if (verify != X509_V_OK) reason = absl::StrCat("certificate verify failed: ", X509_verify_cert_error_string(verify));
+      ERR_clear_error();
+      co_return absl::UnavailableError(absl::StrCat("TLS handshake with ", url.Authority(), " failed: ", reason));
+    }
+    beast::get_lowest_layer(*conn->tls).expires_never();
+    co_return std::move(conn);
+  }
+
+  // A connection from the pool: an idle one, a new one under the cap, or one handed over after a wait.
+  asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Acquire(std::shared_ptr<Pool> pool, bool fresh) {
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(pool->mu);
+      EvictIdleLocked(*pool);
+      if (!fresh && !pool->idle.empty()) {
+        auto conn = std::move(pool->idle.back());
+        pool->idle.pop_back();
+        conn->reused = true;
+        ++pool->stats.connections_reused;
+        co_return std::move(conn);
+      }
+      if (pool->open < opt_.max_connections_per_origin) {
+        ++pool->open;
+        pool->stats.max_connections_seen = std::max<uint64_t>(pool->stats.max_connections_seen, pool->open);
+      } else {
+        ++pool->stats.waits;
+        waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+        pool->waiters.push_back(waiter);
+      }
+    }
+    if (waiter) {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(opt_.pool_wait_timeout);
+      using namespace asio::experimental::awaitable_operators;
+      co_await (waiter->channel.async_receive(kTuple) || timer.async_wait(kTuple));
+      std::lock_guard lock(pool->mu);
+      if (waiter->conn) {
+        waiter->conn->reused = true;
+        ++pool->stats.connections_reused;
+        co_return std::move(waiter->conn);
+      }
+      if (!waiter->slot) {
+        pool->waiters.erase(std::find(pool->waiters.begin(), pool->waiters.end(), waiter));
+        co_return absl::ResourceExhaustedError(absl::StrCat("timed out waiting for a free connection to ",
+                                                            pool->origin.Authority(), " (", pool->open, " in use)"));
+      }
+      // A slot was handed over: open a new connection in it.
+    }
+    auto conn = co_await Connect(pool);
+    if (!conn.ok()) {
+      ReleaseSlot(*pool);
+      co_return conn.status();
+    }
+    {
+      std::lock_guard lock(pool->mu);
+      ++pool->stats.connections_opened;
+    }
+    co_return conn;
+  }
+
+  // Returns a connection: to a waiter, to the idle list, or closes it (and frees its slot).
+  void Release(Pool& pool, std::unique_ptr<Conn> conn, bool reusable) {
+    if (!reusable) {
+      conn->Close();
+      ReleaseSlot(pool);
+      return;
+    }
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(pool.mu);
+      if (!pool.waiters.empty()) {
+        waiter = pool.waiters.front();
+        pool.waiters.pop_front();
+        waiter->conn = std::move(conn);
+      } else {
+        conn->idle_since = Clock::now();
+        pool.idle.push_back(std::move(conn));
+      }
+    }
+    if (waiter) waiter->channel.try_send(beast::error_code{});
+  }
+
+  void ReleaseSlot(Pool& pool) {
+    std::shared_ptr<Waiter> waiter;
+    {
+      std::lock_guard lock(pool.mu);
+      if (!pool.waiters.empty()) {
+        waiter = pool.waiters.front();
+        pool.waiters.pop_front();
+        waiter->slot = true;  // the slot passes to the waiter; `open` is unchanged
+      } else {
+        --pool.open;
+      }
+    }
+    if (waiter) waiter->channel.try_send(beast::error_code{});
+  }
+
+  void EvictIdleLocked(Pool& pool) {
+    const auto now = Clock::now();
+    auto it = pool.idle.begin();
+    while (it != pool.idle.end()) {
+      if (now - (*it)->idle_since > opt_.idle_timeout) {
+        (*it)->Close();
+        it = pool.idle.erase(it);
+        --pool.open;
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // --- requests ---
+
+  http::request<http::string_body> BuildRequest(const Url& url, Request& request) {
+    http::request<http::string_body> req;
+    req.method_string(request.method);
+    req.target(url.target);
+    req.version(11);
+    for (const auto& f : request.headers.fields()) req.insert(f.name, f.value);
+    const bool default_port = url.port == (url.tls ? 443 : 80);
+    const bool v6 = url.host.find(':') != std::string::npos;
+    req.set(http::field::host, default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority());
+    if (!request.headers.Has("User-Agent")) req.set(http::field::user_agent, "vmcp/0.1");
+    req.body() = std::move(request.body);
+    req.keep_alive(true);
+    req.prepare_payload();
+    return req;
+  }
+
+  struct Attempt {
+    absl::StatusOr<Response> response = absl::UnknownError("not sent");
+    bool reusable = false;
+    bool retry_on_fresh = false;  // a reused connection was found closed before the request was read
+  };
+
+  template <typename S>
+  asio::awaitable<Attempt> Exchange(S& stream, Conn& conn, http::request<http::string_body>& req, Duration timeout,
+                                    const Url& url) {
+    Attempt a;
+    conn.lowest().expires_after(timeout);
+    auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+    if (wec) {
+      a.retry_on_fresh = conn.reused && IsStaleConnectionError(wec);
+      a.response = Failure(wec, url, "sending the request");
+      co_return a;
+    }
+    http::response_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
+    parser.body_limit(opt_.max_response_body_bytes);
+    if (req.method() == http::verb::head) parser.skip(true);
+    auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
+    if (rec) {
+      a.retry_on_fresh = conn.reused && rn == 0 && IsStaleConnectionError(rec);
+      a.response = Failure(rec, url, "reading the response");
+      co_return a;
+    }
+    conn.lowest().expires_never();
+    auto& res = parser.get();
+    Response out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) out.headers.Add(std::string(f.name_string()), std::string(f.value()));
+    out.body = std::move(res.body());
+    a.reusable = parser.keep_alive();
+    a.response = std::move(out);
+    co_return a;
+  }
+
+  absl::Status Failure(const beast::error_code& ec, const Url& url, std::string_view what) {
+    const std::string where = absl::StrCat(std::string(what), " to ", url.Authority());
+    if (ec == beast::error::timeout) return absl::DeadlineExceededError(absl::StrCat(where, " timed out"));
+    if (ec == http::error::body_limit) {
+      return absl::ResourceExhaustedError(absl::StrCat(where, ": response body exceeds ", opt_.max_response_body_bytes, " bytes"));
+    }
+    if (ec == http::error::header_limit) return absl::ResourceExhaustedError(absl::StrCat(where, ": response header too large"));
+    return absl::UnavailableError(absl::StrCat(where, " failed: ", ec.message()));
+  }
+
+  asio::awaitable<Attempt> ExchangeOn(Conn* conn, http::request<http::string_body>* req, Duration timeout, Url url) {
+    if (conn->tls) co_return co_await Exchange(*conn->tls, *conn, *req, timeout, url);
+    co_return co_await Exchange(*conn->plain, *conn, *req, timeout, url);
+  }
+
+  asio::awaitable<absl::StatusOr<Response>> Send(Url url, Request request, Endpoint endpoint, Duration timeout) {
+    auto pool = PoolFor(url, endpoint);
+    if (timeout == Duration::zero()) timeout = opt_.response_timeout;
+    auto req = BuildRequest(url, request);
+    bool fresh = false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto acquired = co_await Acquire(pool, fresh);
+      if (!acquired.ok()) co_return acquired.status();
+      std::unique_ptr<Conn> conn = std::move(*acquired);
+      Attempt a = co_await asio::co_spawn(conn->strand, ExchangeOn(conn.get(), &req, timeout, url), asio::use_awaitable);
+      Release(*pool, std::move(conn), a.reusable);
+      if (a.retry_on_fresh && attempt == 0) {
+        fresh = true;  // the server had closed the idle connection; the request never reached it
+        continue;
+      }
+      co_return std::move(a.response);
+    }
+    co_return absl::UnavailableError("unreachable");
+  }
+
+  asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> Open(Url url, Request request, Endpoint endpoint,
+                                                                       StreamOptions options);
+
+  PoolStats Stats(const Url& url, const Endpoint& endpoint) const {
+    auto pool = FindPool(url, endpoint);
+    if (!pool) return {};
+    std::lock_guard lock(pool->mu);
+    PoolStats s = pool->stats;
+    s.connections_open = pool->open;
+    s.connections_idle = pool->idle.size();
+    return s;
+  }
+
+  asio::any_io_executor executor_;
+  const ClientOptions opt_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Pool>> pools_;
+};
+
+// --- streamed responses -----------------------------------------------------------------------------
+
+namespace {
+
+class ResponseStreamImpl final : public ResponseStream {
+ public:
+  ResponseStreamImpl(std::shared_ptr<internal::ClientImpl> client, std::shared_ptr<Pool> pool, std::unique_ptr<Conn> conn,
+                     std::unique_ptr<http::response_parser<http::buffer_body>> parser, bool pooled, Url url)
+      : client_(std::move(client)), pool_(std::move(pool)), conn_(std::move(conn)), parser_(std::move(parser)),
+        pooled_(pooled), url_(std::move(url)) {
+    const auto& res = parser_->get();
+    status_ = static_cast<int>(res.result_int());
+    for (const auto& f : res) headers_.Add(std::string(f.name_string()), std::string(f.value()));
+  }
+
+  ~ResponseStreamImpl() override { Finish(false); }
+
+  int status() const override { return status_; }
+  const Headers& headers() const override { return headers_; }
+
+  asio::awaitable<absl::StatusOr<std::string>> Read(Duration timeout) override {
+    if (!conn_) co_return std::string();
+    if (parser_->is_done()) {
+      Finish(parser_->keep_alive());
+      co_return std::string();
+    }
+    co_return co_await asio::co_spawn(conn_->strand, ReadOn(timeout), asio::use_awaitable);
+  }
+
+  void Close() override { Finish(false); }
+
+ private:
+  template <typename S>
+  asio::awaitable<absl::StatusOr<std::string>> ReadFrom(S& stream, Duration timeout) {
+    std::string chunk(16 * 1024, '\0');
+    for (;;) {
+      parser_->get().body().data = chunk.data();
+      parser_->get().body().size = chunk.size();
+      if (timeout > Duration::zero()) {
+        conn_->lowest().expires_after(timeout);
+      } else {
+        conn_->lowest().expires_never();
+      }
+      auto [ec, n] = co_await http::async_read_some(stream, conn_->buffer, *parser_, kTuple);
+      if (ec == http::error::need_buffer) ec = {};
+      if (ec) {
+        if (ec == beast::error::timeout) co_return absl::DeadlineExceededError("reading the stream timed out");
+        co_return absl::UnavailableError(absl::StrCat("the stream from ", url_.Authority(), " broke: ", ec.message()));
+      }
+      const size_t got = chunk.size() - parser_->get().body().size;
+      if (got > 0) {
+        chunk.resize(got);
+        co_return chunk;
+      }
+      if (parser_->is_done()) co_return std::string();
+    }
+  }
+
+  asio::awaitable<absl::StatusOr<std::string>> ReadOn(Duration timeout) {
+    // (if/else, not `?:` around co_await: GCC 12 destroys such temporaries twice.)
+    absl::StatusOr<std::string> r = absl::UnknownError("unread");
+    if (conn_->tls) {
+      r = co_await ReadFrom(*conn_->tls, timeout);
+    } else {
+      r = co_await ReadFrom(*conn_->plain, timeout);
+    }
+    if (!r.ok()) {
+      Finish(false);
+    } else if (r->empty()) {
+      Finish(parser_->keep_alive());
+    }
+    co_return r;
+  }
+
+  void Finish(bool reusable) {
+    if (!conn_) return;
+    if (pooled_) {
+      client_->Release(*pool_, std::move(conn_), reusable && parser_->is_done());
+    } else {
+      conn_->Close();
+      conn_.reset();
+    }
+  }
+
+  std::shared_ptr<internal::ClientImpl> client_;
+  std::shared_ptr<Pool> pool_;
+  std::unique_ptr<Conn> conn_;
+  std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
+  bool pooled_;
+  Url url_;
+  int status_ = 0;
+  Headers headers_;
+};
+
+}  // namespace
+
+asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::ClientImpl::Open(Url url, Request request,
+                                                                                      Endpoint endpoint,
+                                                                                      StreamOptions options) {
+  auto pool = PoolFor(url, endpoint);
+  auto req = BuildRequest(url, request);
+  bool fresh = false;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    std::unique_ptr<Conn> conn;
+    if (options.long_lived) {
+      auto c = co_await Connect(pool);
+      if (!c.ok()) co_return c.status();
+      conn = std::move(*c);
+    } else {
+      auto c = co_await Acquire(pool, fresh);
+      if (!c.ok()) co_return c.status();
+      conn = std::move(*c);
+    }
+    auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+    parser->header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
+    parser->body_limit(boost::none);  // streams are bounded by their reader, chunk by chunk
+    struct HeaderResult {
+      absl::Status status;
+      bool retry_on_fresh = false;
+    };
+    auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
+      conn->lowest().expires_after(opt_.response_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+      if (wec) co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec)};
+      auto [rec, rn] = co_await http::async_read_header(stream, conn->buffer, *parser, kTuple);
+      conn->lowest().expires_never();
+      if (rec) {
+        co_return HeaderResult{Failure(rec, url, "reading the response"),
+                               conn->reused && rn == 0 && IsStaleConnectionError(rec)};
+      }
+      co_return HeaderResult{absl::OkStatus(), false};
+    };
+    HeaderResult hr = co_await asio::co_spawn(
+        conn->strand,
+        [&]() -> asio::awaitable<HeaderResult> {
+          if (conn->tls) co_return co_await read_header(*conn->tls);
+          co_return co_await read_header(*conn->plain);
+        },
+        asio::use_awaitable);
+    if (!hr.status.ok()) {
+      if (options.long_lived) {
+        conn->Close();
+      } else {
+        Release(*pool, std::move(conn), false);
+      }
+      if (hr.retry_on_fresh && attempt == 0) {
+        fresh = true;
+        continue;
+      }
+      co_return hr.status;
+    }
+    co_return std::unique_ptr<ResponseStream>(std::make_unique<ResponseStreamImpl>(
+        shared_from_this(), pool, std::move(conn), std::move(parser), !options.long_lived, url));
+  }
+  co_return absl::UnavailableError("unreachable");
+}
+
+// --- public wrapper -------------------------------------------------------------------------------------
+
+HttpClient::HttpClient(asio::any_io_executor executor, ClientOptions options)
+    : impl_(std::make_shared<internal::ClientImpl>(std::move(executor), options)) {}
+
+HttpClient::~HttpClient() = default;
+
+asio::awaitable<absl::StatusOr<Response>> HttpClient::Send(const Url& url, Request request, const Endpoint& endpoint,
+                                                           Duration timeout) {
+  return impl_->Send(url, std::move(request), endpoint, timeout);
+}
+
+asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> HttpClient::Open(const Url& url, Request request,
+                                                                                 const Endpoint& endpoint,
+                                                                                 StreamOptions options) {
+  return impl_->Open(url, std::move(request), endpoint, options);
+}
+
+absl::Status HttpClient::CheckCaBundle(const std::string& path) {
+  auto count = AddCaBundle(nullptr, path);
+  return count.ok() ? absl::OkStatus() : count.status();
+}
+
+PoolStats HttpClient::Stats(const Url& url, const Endpoint& endpoint) const { return impl_->Stats(url, endpoint); }
+
+}  // namespace vmcp::transport

@@ -1,0 +1,738 @@
+// The HTTP/1.1 server: an accept loop, then one coroutine per connection on its own strand, serving
+// keep-alive requests one after another; SSE responses are pumped from a bounded queue while a second
+// coroutine watches the socket for the client going away. Plain TCP and TLS share one session template.
+
+#include "transport/server.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
+namespace vmcp::transport {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Strand = asio::strand<asio::io_context::executor_type>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+template <typename Stream>
+beast::tcp_stream& Lowest(Stream& s) {
+  return beast::get_lowest_layer(s);
+}
+
+}  // namespace
+
+// --- SSE stream ---------------------------------------------------------------------------------
+
+class SseStreamImpl final : public SseStream {
+ public:
+  SseStreamImpl(size_t max_events, size_t max_bytes) : max_events_(max_events), max_bytes_(max_bytes) {}
+
+  bool Send(SseEvent event) override { return Enqueue(FormatSseEvent(event)); }
+
+  bool Enqueue(std::string frame) {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_ || ended_ || overflowed_) return false;
+      if (queue_.size() + 1 > max_events_ || queued_bytes_ + frame.size() > max_bytes_) {
+        overflowed_ = true;
+      } else {
+        queued_bytes_ += frame.size();
+        queue_.push_back(std::move(frame));
+      }
+    }
+    Wake();
+    return !overflowed();
+  }
+
+  void Close() override {
+    {
+      std::lock_guard lock(mu_);
+      if (closing_ || ended_) return;
+      closing_ = true;
+    }
+    Wake();
+  }
+
+  bool closed() const override {
+    std::lock_guard lock(mu_);
+    return closing_ || ended_ || overflowed_;
+  }
+
+  void OnClosed(std::function<void()> callback) override {
+    {
+      std::lock_guard lock(mu_);
+      if (!ended_) {
+        on_closed_.push_back(std::move(callback));
+        return;
+      }
+    }
+    callback();
+  }
+
+  // --- used by the connection's pump, on its strand ---
+  void SetWake(std::function<void()> wake) {
+    std::lock_guard lock(mu_);
+    wake_ = std::move(wake);
+  }
+  // Takes everything queued, as one buffer.
+  std::string TakeAll(bool& closing, bool& overflowed) {
+    std::lock_guard lock(mu_);
+    std::string out;
+    for (std::string& f : queue_) out += f;
+    queue_.clear();
+    queued_bytes_ = 0;
+    closing = closing_;
+    overflowed = overflowed_;
+    return out;
+  }
+  bool overflowed() const {
+    std::lock_guard lock(mu_);
+    return overflowed_;
+  }
+  void End() {
+    std::vector<std::function<void()>> callbacks;
+    {
+      std::lock_guard lock(mu_);
+      if (ended_) return;
+      ended_ = true;
+      wake_ = nullptr;
+      queue_.clear();
+      callbacks.swap(on_closed_);
+    }
+    for (auto& cb : callbacks) cb();
+  }
+
+ private:
+  void Wake() {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mu_);
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+
+  const size_t max_events_;
+  const size_t max_bytes_;
+  mutable std::mutex mu_;
+  std::deque<std::string> queue_;
+  size_t queued_bytes_ = 0;
+  bool closing_ = false;
+  bool overflowed_ = false;
+  bool ended_ = false;
+  std::function<void()> wake_;
+  std::vector<std::function<void()>> on_closed_;
+};
+
+// --- server state -------------------------------------------------------------------------------
+
+template <typename Stream>
+class Session;
+
+// What Stop() needs to reach a live connection: its strand and how to close it.
+struct ConnHandle {
+  enum class Phase { kIdle, kBusy, kStreaming };
+  explicit ConnHandle(Strand s) : strand(std::move(s)) {}
+  Strand strand;
+  // Touched only on the strand.
+  Phase phase = Phase::kIdle;
+  std::function<void()> close_socket;
+  std::shared_ptr<SseStreamImpl> stream;
+};
+
+class internal::ServerImpl final {
+ public:
+  ServerImpl(ServerOptions options, Handler handler)
+      : opt_(std::move(options)),
+        handler_(std::move(handler)),
+        ioc_holder_(std::make_unique<asio::io_context>(
+            opt_.threads > 0 ? opt_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))),
+        ioc_(*ioc_holder_),
+        acceptor_(asio::make_strand(ioc_)) {}
+
+  // Coroutines still suspended (a handler waiting on something that never came) are destroyed with the
+  // io_context, without running: they hold no owning reference to this object.
+  ~ServerImpl() { Stop(Duration::zero()); }
+
+  absl::StatusOr<uint16_t> Start() {
+    if (opt_.tls) {
+      ssl_ctx_.emplace(asio::ssl::context::tls_server);
+      ssl_ctx_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+      beast::error_code ec;
+      ssl_ctx_->use_certificate_chain_file(opt_.tls->cert_chain_path, ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS certificate ", opt_.tls->cert_chain_path, ": ", ec.message()));
+      ssl_ctx_->use_private_key_file(opt_.tls->private_key_path, asio::ssl::context::pem, ec);
+      if (ec) return absl::InvalidArgumentError(absl::StrCat("TLS private key ", opt_.tls->private_key_path, ": ", ec.message()));
+    }
+    beast::error_code ec;
+    const auto address = asio::ip::make_address(opt_.host, ec);
+    if (ec) return absl::InvalidArgumentError(absl::StrCat("invalid listen address \"", opt_.host, "\""));
+    const tcp::endpoint endpoint(address, opt_.port);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", opt_.host, ":", opt_.port, ": ", ec.message()));
+    }
+    port_ = acceptor_.local_endpoint().port();
+    running_ = true;
+    asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
+    const int n = opt_.threads > 0 ? opt_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    return port_;
+  }
+
+  void Stop(Duration grace) {
+    {
+      std::lock_guard lock(stop_mu_);
+      if (!running_ || stopping_) return;
+      stopping_ = true;
+    }
+    draining_ = true;
+    asio::post(acceptor_.get_executor(), [self = this] {
+      beast::error_code ec;
+      self->acceptor_.close(ec);
+    });
+    // Idle connections close now; streams end; busy ones finish their request and then close.
+    ForEachConn([](const std::shared_ptr<ConnHandle>& c) {
+      asio::post(c->strand, [c] {
+        if (c->phase == ConnHandle::Phase::kIdle && c->close_socket) c->close_socket();
+        if (c->phase == ConnHandle::Phase::kStreaming && c->stream) c->stream->Close();
+      });
+    });
+    const auto deadline = std::chrono::steady_clock::now() + grace;
+    {
+      std::unique_lock lock(conns_mu_);
+      conns_cv_.wait_until(lock, deadline, [this] { return conns_.empty(); });
+    }
+    // Past the grace period: close whatever is left.
+    ForEachConn([](const std::shared_ptr<ConnHandle>& c) {
+      asio::post(c->strand, [c] {
+        if (c->stream) c->stream->End();
+        if (c->close_socket) c->close_socket();
+      });
+    });
+    {
+      std::unique_lock lock(conns_mu_);
+      conns_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return conns_.empty(); });
+    }
+    ioc_.stop();
+    bool joined_all = true;
+    for (std::thread& t : threads_) {
+      if (t.get_id() == std::this_thread::get_id()) {
+        t.detach();  // Stop() called from a handler: cannot join ourselves
+        joined_all = false;
+      } else {
+        t.join();
+      }
+    }
+    threads_.clear();
+    // Every socket is closed, so what is still queued completes at once: run it so that the coroutine
+    // frames (which hold this object) are released.
+    if (joined_all) {
+      ioc_.restart();
+      ioc_.run_for(std::chrono::milliseconds(200));
+      // Streams of connections that did not finish: end them here (no thread runs any more), so that
+      // their owners' Send() stops reaching into this server.
+      ForEachConn([](const std::shared_ptr<ConnHandle>& c) {
+        if (c->stream) c->stream->End();
+      });
+    }
+    running_ = false;
+  }
+
+  uint16_t port() const { return port_; }
+
+  ServerStats stats() const {
+    ServerStats s;
+    s.connections_accepted = accepted_;
+    s.connections_active = active_;
+    s.connections_refused = refused_;
+    s.requests = requests_;
+    s.sse_streams_active = streams_active_;
+    s.sse_overflows = overflows_;
+    s.timeouts = timeouts_;
+    return s;
+  }
+
+ // The rest is shared with the connection sessions below (this class is private to this file).
+
+
+  void ForEachConn(const std::function<void(const std::shared_ptr<ConnHandle>&)>& fn) {
+    std::vector<std::shared_ptr<ConnHandle>> all;
+    {
+      std::lock_guard lock(conns_mu_);
+      for (auto& [ptr, c] : conns_) all.push_back(c);
+    }
+    for (auto& c : all) fn(c);
+  }
+
+  void Register(const std::shared_ptr<ConnHandle>& c) {
+    std::lock_guard lock(conns_mu_);
+    conns_[c.get()] = c;
+  }
+  void Unregister(const std::shared_ptr<ConnHandle>& c) {
+    std::lock_guard lock(conns_mu_);
+    conns_.erase(c.get());
+    if (conns_.empty()) conns_cv_.notify_all();
+  }
+
+  asio::awaitable<void> AcceptLoop();
+  asio::awaitable<void> Refuse(tcp::socket socket);
+
+  ServerOptions opt_;
+  Handler handler_;
+  std::unique_ptr<asio::io_context> ioc_holder_;  // destroyed last: the sockets below belong to it
+  asio::io_context& ioc_;
+  tcp::acceptor acceptor_;
+  std::optional<asio::ssl::context> ssl_ctx_;
+  std::vector<std::thread> threads_;
+  uint16_t port_ = 0;
+
+  std::mutex stop_mu_;
+  bool running_ = false;
+  bool stopping_ = false;
+  std::atomic<bool> draining_{false};
+
+  std::mutex conns_mu_;
+  std::condition_variable conns_cv_;
+  std::unordered_map<ConnHandle*, std::shared_ptr<ConnHandle>> conns_;
+
+  std::atomic<uint64_t> accepted_{0}, active_{0}, refused_{0}, requests_{0}, streams_active_{0}, overflows_{0},
+      timeouts_{0};
+};
+
+// --- one connection -----------------------------------------------------------------------------
+
+template <typename Stream>
+class Session {
+ public:
+  Session(internal::ServerImpl* server, std::shared_ptr<ConnHandle> conn, Stream& stream,
+          std::string remote)
+      : server_(server), opt_(server_->opt_), conn_(std::move(conn)), stream_(stream),
+        remote_(std::move(remote)) {}
+
+  asio::awaitable<void> Run();
+
+  // For the exchange.
+  asio::awaitable<absl::Status> WriteResponse(Response response, bool keep_alive);
+  asio::awaitable<absl::StatusOr<std::shared_ptr<SseStream>>> BeginSse(Headers headers);
+
+ private:
+  asio::awaitable<bool> ReadRequest(http::request_parser<http::string_body>& parser, bool first);
+  asio::awaitable<void> SendError(int status, std::string_view message);
+  // Returns true when the connection may serve another request.
+  asio::awaitable<bool> PumpSse(std::shared_ptr<SseStreamImpl> stream);
+  asio::awaitable<void> WatchForDisconnect(std::shared_ptr<bool> peer_gone, std::shared_ptr<bool> done,
+                                           std::shared_ptr<asio::steady_timer> wake, std::shared_ptr<asio::steady_timer> done_timer);
+
+  internal::ServerImpl* server_;
+  const ServerOptions& opt_;
+  std::shared_ptr<ConnHandle> conn_;
+  Stream& stream_;
+  std::string remote_;
+  beast::flat_buffer buffer_;
+  bool keep_alive_ = false;
+};
+
+class ExchangeBase : public Exchange {
+ public:
+  bool responded = false;
+  std::shared_ptr<SseStreamImpl> stream;
+};
+
+template <typename Stream>
+class ExchangeImpl final : public ExchangeBase {
+ public:
+  ExchangeImpl(Session<Stream>& session, Request request, bool keep_alive)
+      : session_(session), request_(std::move(request)), keep_alive_(keep_alive) {}
+
+  const Request& request() const override { return request_; }
+  Request& mutable_request() override { return request_; }
+
+  asio::awaitable<absl::Status> Respond(Response response) override {
+    if (responded) co_return absl::FailedPreconditionError("a response was already sent");
+    responded = true;
+    co_return co_await session_.WriteResponse(std::move(response), keep_alive_);
+  }
+
+  asio::awaitable<absl::StatusOr<std::shared_ptr<SseStream>>> StartSse(Headers headers) override {
+    if (responded) co_return absl::FailedPreconditionError("a response was already sent");
+    responded = true;
+    auto result = co_await session_.BeginSse(std::move(headers));
+    if (result.ok()) stream = std::static_pointer_cast<SseStreamImpl>(*result);
+    co_return result;
+  }
+
+ private:
+  Session<Stream>& session_;
+  Request request_;
+  bool keep_alive_;
+};
+
+template <typename Stream>
+asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::string_body>& parser, bool first) {
+  // Wait for the first byte within the idle time (the header time for a new connection), then for the
+  // whole header within the header time, so a slow sender is cut however it trickles.
+  if (buffer_.size() == 0) {
+    Lowest(stream_).expires_after(first ? opt_.header_timeout : opt_.idle_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(4096), kTuple);
+    if (ec) {
+      if (ec == beast::error::timeout) ++server_->timeouts_;
+      co_return false;
+    }
+    buffer_.commit(n);
+  }
+  conn_->phase = ConnHandle::Phase::kBusy;
+  Lowest(stream_).expires_after(opt_.header_timeout);
+  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+  if (ec == http::error::header_limit) {
+    co_await SendError(431, "request header too large");
+    co_return false;
+  }
+  if (ec == http::error::body_limit) {  // Content-Length past the limit: refused before the body is read
+    const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
+    co_await SendError(413, message);
+    co_return false;
+  }
+  if (ec == beast::error::timeout) {
+    ++server_->timeouts_;
+    co_return false;
+  }
+  if (ec) {
+    if (ec != http::error::end_of_stream && ec != asio::error::eof) co_await SendError(400, "malformed HTTP request");
+    co_return false;
+  }
+  auto& header = parser.get();
+  if (parser.content_length() && *parser.content_length() > opt_.max_body_bytes) {
+    const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
+    co_await SendError(413, message);
+    co_return false;
+  }
+  if (!parser.is_done()) {
+    if (beast::iequals(header[http::field::expect], "100-continue")) {
+      http::response<http::empty_body> cont{http::status::continue_, 11};
+      Lowest(stream_).expires_after(opt_.write_timeout);
+      auto [wec, wn] = co_await http::async_write(stream_, cont, kTuple);
+      if (wec) co_return false;
+    }
+    Lowest(stream_).expires_after(opt_.body_timeout);
+    auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+    if (bec == http::error::body_limit) {
+      const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
+    co_await SendError(413, message);
+      co_return false;
+    }
+    if (bec == beast::error::timeout) ++server_->timeouts_;
+    if (bec) co_return false;
+  }
+  co_return true;
+}
+
+template <typename Stream>
+asio::awaitable<void> Session<Stream>::SendError(int status, std::string_view message) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::connection, "close");
+  res.body() = std::string(message) + "\n";
+  res.keep_alive(false);
+  res.prepare_payload();
+  Lowest(stream_).expires_after(opt_.write_timeout);
+  co_await http::async_write(stream_, res, kTuple);
+}
+
+template <typename Stream>
+asio::awaitable<absl::Status> Session<Stream>::WriteResponse(Response response, bool keep_alive) {
+  http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
+  for (const auto& f : response.headers.fields()) res.insert(f.name, f.value);
+  res.body() = std::move(response.body);
+  keep_alive_ = keep_alive && !server_->draining_;
+  res.keep_alive(keep_alive_);
+  res.prepare_payload();
+  Lowest(stream_).expires_after(opt_.write_timeout);
+  auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
+  if (ec) {
+    keep_alive_ = false;
+    co_return absl::UnavailableError(absl::StrCat("writing the response failed: ", ec.message()));
+  }
+  co_return absl::OkStatus();
+}
+
+template <typename Stream>
+asio::awaitable<absl::StatusOr<std::shared_ptr<SseStream>>> Session<Stream>::BeginSse(Headers headers) {
+  http::response<http::empty_body> res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/event-stream");
+  res.set(http::field::cache_control, "no-cache, no-transform");
+  for (const auto& f : headers.fields()) res.set(f.name, f.value);
+  res.chunked(true);
+  res.keep_alive(keep_alive_);
+  http::response_serializer<http::empty_body> sr{res};
+  Lowest(stream_).expires_after(opt_.write_timeout);
+  auto [ec, n] = co_await http::async_write_header(stream_, sr, kTuple);
+  if (ec) {
+    keep_alive_ = false;
+    co_return absl::UnavailableError(absl::StrCat("writing the stream header failed: ", ec.message()));
+  }
+  auto stream = std::make_shared<SseStreamImpl>(opt_.sse_queue_max_events, opt_.sse_queue_max_bytes);
+  co_return std::static_pointer_cast<SseStream>(stream);
+}
+
+template <typename Stream>
+asio::awaitable<void> Session<Stream>::WatchForDisconnect(std::shared_ptr<bool> peer_gone, std::shared_ptr<bool> done,
+                                                          std::shared_ptr<asio::steady_timer> wake,
+                                                          std::shared_ptr<asio::steady_timer> done_timer) {
+  for (;;) {
+    if (buffer_.size() >= opt_.max_header_bytes) {
+      // The client keeps sending while we stream: stop reading and let the stream finish.
+      break;
+    }
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(1024), kTuple);
+    if (ec) {
+      if (ec != asio::error::operation_aborted) {
+        *peer_gone = true;
+        wake->cancel();
+      }
+      break;
+    }
+    buffer_.commit(n);
+  }
+  *done = true;
+  done_timer->cancel();
+}
+
+template <typename Stream>
+asio::awaitable<bool> Session<Stream>::PumpSse(std::shared_ptr<SseStreamImpl> stream) {
+  auto executor = co_await asio::this_coro::executor;
+  auto wake = std::make_shared<asio::steady_timer>(executor);
+  auto done_timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
+  auto peer_gone = std::make_shared<bool>(false);
+  auto watcher_done = std::make_shared<bool>(false);
+  stream->SetWake([strand = conn_->strand, weak = std::weak_ptr<asio::steady_timer>(wake)] {
+    asio::post(strand, [weak] {
+      if (auto t = weak.lock()) t->cancel();
+    });
+  });
+  conn_->phase = ConnHandle::Phase::kStreaming;
+  conn_->stream = stream;
+  ++server_->streams_active_;
+  Lowest(stream_).expires_never();
+  asio::co_spawn(executor, WatchForDisconnect(peer_gone, watcher_done, wake, done_timer), asio::detached);
+
+  bool graceful = false;
+  for (;;) {
+    bool closing = false;
+    bool overflowed = false;
+    std::string batch = stream->TakeAll(closing, overflowed);
+    if (overflowed) {
+      ++server_->overflows_;
+      break;
+    }
+    if (*peer_gone) break;
+    if (!batch.empty()) {
+      Lowest(stream_).expires_after(opt_.write_timeout);
+      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(batch)), kTuple);
+      Lowest(stream_).expires_never();
+      if (ec) break;
+      continue;
+    }
+    if (closing) {
+      graceful = true;
+      break;
+    }
+    const bool heartbeat = opt_.sse_heartbeat > Duration::zero();
+    wake->expires_after(heartbeat ? opt_.sse_heartbeat : std::chrono::hours(24 * 365));
+    auto [wec] = co_await wake->async_wait(kTuple);
+    if (!wec && heartbeat && !*peer_gone) {
+      static const std::string kPing = ": ping\n\n";
+      Lowest(stream_).expires_after(opt_.write_timeout);
+      auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk(asio::buffer(kPing)), kTuple);
+      Lowest(stream_).expires_never();
+      if (ec) break;
+    }
+  }
+  stream->End();
+  conn_->stream.reset();
+  --server_->streams_active_;
+
+  // Stop the watcher before anything else reads from the socket.
+  if (!*watcher_done) {
+    beast::error_code ec;
+    Lowest(stream_).socket().cancel(ec);
+    co_await done_timer->async_wait(kTuple);
+  }
+  if (!graceful || *peer_gone) co_return false;
+  Lowest(stream_).expires_after(opt_.write_timeout);
+  auto [ec, n] = co_await asio::async_write(stream_, http::make_chunk_last(), kTuple);
+  co_return !ec && keep_alive_ && !server_->draining_;
+}
+
+template <typename Stream>
+asio::awaitable<void> Session<Stream>::Run() {
+  bool first = true;
+  for (;;) {
+    conn_->phase = ConnHandle::Phase::kIdle;
+    if (server_->draining_) break;
+    http::request_parser<http::string_body> parser;
+    parser.header_limit(static_cast<uint32_t>(opt_.max_header_bytes));
+    parser.body_limit(opt_.max_body_bytes);
+    const bool ok = co_await ReadRequest(parser, first);
+    first = false;
+    if (!ok) break;
+    ++server_->requests_;
+
+    http::request<http::string_body> req = parser.release();
+    Request request;
+    request.method = std::string(req.method_string());
+    request.target = std::string(req.target());
+    for (const auto& f : req) request.headers.Add(std::string(f.name_string()), std::string(f.value()));
+    request.body = std::move(req.body());
+    request.remote_address = remote_;
+    keep_alive_ = req.keep_alive() && !server_->draining_;
+
+    ExchangeImpl<Stream> exchange(*this, std::move(request), keep_alive_);
+    bool threw = false;
+    try {
+      co_await server_->handler_(exchange);
+    } catch (const std::exception&) {
+      threw = true;  // answered below: no co_await inside a handler block
+    }
+    if (!exchange.responded) {
+      exchange.responded = true;
+      // (Named, not a temporary inside co_await: GCC 12 mishandles those.)
+      Response error;
+      error.status = 500;
+      error.body = threw ? "internal error\n" : "the handler sent no response\n";
+      co_await WriteResponse(std::move(error), false);
+    }
+    if (threw) break;
+    if (exchange.stream) {
+      if (!co_await PumpSse(exchange.stream)) break;
+      continue;
+    }
+    if (!keep_alive_) break;
+  }
+}
+
+// --- accept loop ----------------------------------------------------------------------------------
+
+asio::awaitable<void> internal::ServerImpl::Refuse(tcp::socket socket) {
+  beast::tcp_stream stream(std::move(socket));
+  http::response<http::string_body> res{http::status::service_unavailable, 11};
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.set(http::field::retry_after, "1");
+  res.body() = "too many connections\n";
+  res.keep_alive(false);
+  res.prepare_payload();
+  stream.expires_after(std::chrono::seconds(2));
+  co_await http::async_write(stream, res, kTuple);
+  beast::error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+}
+
+template <typename Stream>
+asio::awaitable<void> RunConnection(internal::ServerImpl* server, std::shared_ptr<ConnHandle> conn,
+                                    Stream& stream, std::string remote) {
+  Session<Stream> session(server, conn, stream, std::move(remote));
+  co_await session.Run();
+}
+
+asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
+  ServerImpl* self = this;
+  for (;;) {
+    Strand strand = asio::make_strand(ioc_);
+    auto [ec, socket] = co_await acceptor_.async_accept(strand, kTuple);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      continue;  // e.g. EMFILE: keep serving the connections we have
+    }
+    ++accepted_;
+    if (active_ >= opt_.max_connections) {
+      ++refused_;
+      asio::co_spawn(strand, Refuse(std::move(socket)), asio::detached);
+      continue;
+    }
+    beast::error_code rec;
+    const auto peer = socket.remote_endpoint(rec);
+    std::string remote = rec ? std::string() : absl::StrCat(peer.address().to_string(), ":", peer.port());
+    socket.set_option(tcp::no_delay(true), rec);
+    auto conn = std::make_shared<ConnHandle>(strand);
+    ++active_;
+    Register(conn);
+    auto finish = [self, conn] {
+      --self->active_;
+      self->Unregister(conn);
+    };
+    if (ssl_ctx_) {
+      auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *ssl_ctx_);
+      conn->close_socket = [stream] {
+        beast::error_code e;
+        beast::get_lowest_layer(*stream).socket().close(e);
+      };
+      asio::co_spawn(
+          strand,
+          [self, conn, stream, remote = std::move(remote)]() -> asio::awaitable<void> {
+            beast::get_lowest_layer(*stream).expires_after(self->opt_.header_timeout);
+            auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::server, kTuple);
+            if (hec) co_return;
+            co_await RunConnection(self, conn, *stream, remote);
+            beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(2));
+            co_await stream->async_shutdown(kTuple);
+          },
+          [finish](std::exception_ptr) { finish(); });
+    } else {
+      auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+      conn->close_socket = [stream] {
+        beast::error_code e;
+        stream->socket().close(e);
+      };
+      asio::co_spawn(
+          strand,
+          [self, conn, stream, remote = std::move(remote)]() -> asio::awaitable<void> {
+            co_await RunConnection(self, conn, *stream, remote);
+            beast::error_code e;
+            stream->socket().shutdown(tcp::socket::shutdown_send, e);
+          },
+          [finish](std::exception_ptr) { finish(); });
+    }
+  }
+}
+
+// --- public wrapper -------------------------------------------------------------------------------
+
+HttpServer::HttpServer(ServerOptions options, Handler handler)
+    : impl_(std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() { impl_->Stop(Duration::zero()); }
+
+absl::StatusOr<uint16_t> HttpServer::Start() { return impl_->Start(); }
+void HttpServer::Stop(Duration grace) { impl_->Stop(grace); }
+uint16_t HttpServer::port() const { return impl_->port(); }
+ServerStats HttpServer::stats() const { return impl_->stats(); }
+
+}  // namespace vmcp::transport
