@@ -576,9 +576,10 @@ asio::awaitable<bool> Session<Stream>::PumpSse(std::shared_ptr<SseStreamImpl> st
       if (ec) break;
     }
   }
-  stream->End();
-  conn_->stream.reset();
+  // Counters first: End() runs the owner's OnClosed callbacks, which may look at them.
   --server_->streams_active_;
+  conn_->stream.reset();
+  stream->End();
 
   // Stop the watcher before anything else reads from the socket.
   if (!*watcher_done) {
