@@ -344,7 +344,9 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     for (const auto& f : request.headers.fields()) req.insert(f.name, f.value);
     const bool default_port = url.port == (url.tls ? 443 : 80);
     const bool v6 = url.host.find(':') != std::string::npos;
-    req.set(http::field::host, default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority());
+    if (!request.headers.Has("Host")) {
+      req.set(http::field::host, default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority());
+    }
     if (!request.headers.Has("User-Agent")) req.set(http::field::user_agent, "vmcp/0.1");
     req.body() = std::move(request.body);
     req.keep_alive(true);
@@ -364,15 +366,26 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     Attempt a;
     conn.lowest().expires_after(timeout);
     auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
-    if (wec) {
-      a.retry_on_fresh = conn.reused && IsStaleConnectionError(wec);
-      a.response = Failure(wec, url, "sending the request");
-      co_return a;
-    }
     http::response_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser.body_limit(opt_.max_response_body_bytes);
     if (req.method() == http::verb::head) parser.skip(true);
+    if (wec) {
+      // The server may have answered before taking the whole body (413): read that answer if it is there.
+      conn.lowest().expires_after(std::chrono::seconds(2));
+      auto [eec, en] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
+      if (eec) {
+        a.retry_on_fresh = conn.reused && IsStaleConnectionError(wec);
+        a.response = Failure(wec, url, "sending the request");
+        co_return a;
+      }
+      Response early;
+      early.status = static_cast<int>(parser.get().result_int());
+      for (const auto& f : parser.get()) early.headers.Add(std::string(f.name_string()), std::string(f.value()));
+      early.body = std::move(parser.get().body());
+      a.response = std::move(early);
+      co_return a;  // not reusable: the request was cut short
+    }
     auto [rec, rn] = co_await http::async_read(stream, conn.buffer, parser, kTuple);
     if (rec) {
       a.retry_on_fresh = conn.reused && rn == 0 && IsStaleConnectionError(rec);

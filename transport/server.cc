@@ -464,7 +464,20 @@ asio::awaitable<void> Session<Stream>::SendError(int status, std::string_view me
   res.keep_alive(false);
   res.prepare_payload();
   Lowest(stream_).expires_after(opt_.write_timeout);
-  co_await http::async_write(stream_, res, kTuple);
+  auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
+  if (ec) co_return;
+  // Lingering close: the client may still be sending the body we refused. Closing now, with its bytes
+  // unread, would reset the connection and could destroy our answer before the client reads it; so stop
+  // sending, and read and discard for a short, bounded while.
+  beast::error_code sec;
+  Lowest(stream_).socket().shutdown(tcp::socket::shutdown_send, sec);
+  Lowest(stream_).expires_after(std::chrono::seconds(2));
+  std::vector<char> sink(64 * 1024);
+  for (size_t discarded = 0; discarded < opt_.max_body_bytes + opt_.max_header_bytes;) {
+    auto [rec, rn] = co_await Lowest(stream_).socket().async_read_some(asio::buffer(sink), kTuple);
+    if (rec) break;
+    discarded += rn;
+  }
 }
 
 template <typename Stream>
@@ -735,5 +748,6 @@ absl::StatusOr<uint16_t> HttpServer::Start() { return impl_->Start(); }
 void HttpServer::Stop(Duration grace) { impl_->Stop(grace); }
 uint16_t HttpServer::port() const { return impl_->port(); }
 ServerStats HttpServer::stats() const { return impl_->stats(); }
+boost::asio::any_io_executor HttpServer::executor() const { return impl_->ioc_.get_executor(); }
 
 }  // namespace vmcp::transport

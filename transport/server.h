@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "absl/status/statusor.h"
@@ -118,6 +119,8 @@ class HttpServer {
 
   uint16_t port() const;
   ServerStats stats() const;
+  // The executor of the server's io_context: clients and timers of the host can share its threads.
+  boost::asio::any_io_executor executor() const;
 
  private:
   std::shared_ptr<internal::ServerImpl> impl_;
