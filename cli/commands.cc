@@ -1,5 +1,9 @@
 #include "cli/commands.h"
 
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
 #include <map>
 #include <optional>
 #include <ostream>
@@ -7,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "config/loader.h"
 #include "config/summary.h"
+#include "gateway/gateway.h"
 
 namespace vmcp::cli {
 namespace {
@@ -97,15 +102,55 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     return 2;
   }
   config::ProcessEnvironment env;
-  const config::LoadResult r = config::LoadConfigFile(path, env);
+  config::LoadResult r = config::LoadConfigFile(path, env);
   for (const config::ConfigError& w : r.warnings) err << "warning: " << w.ToString() << "\n";
   if (!r.ok()) {
     err << "config " << path << " is invalid: " << r.errors.size() << (r.errors.size() == 1 ? " error\n" : " errors\n");
     for (const config::ConfigError& e : r.errors) err << "  - " << e.ToString() << "\n";
     return 1;
   }
-  err << "vmcp serve: this build has the config loader only; the gateway data plane is not linked in yet\n";
-  return 3;
+  GatewayOptions options;
+  options.host = flags.values.count("host") ? flags.values["host"] : "127.0.0.1";
+  options.port = static_cast<uint16_t>(port);
+  options.debug = flags.switches["debug"] || r.config->operational.value_or(config::OperationalConfig{}).log_level == "debug";
+  const std::string name = r.config->name;
+  auto gateway = Gateway::Create(std::move(*r.config), options);
+  if (!gateway.ok()) {
+    err << "vmcp serve: " << gateway.status().message() << "\n";
+    return 1;
+  }
+  // Signals are taken synchronously by this thread; the gateway's threads never see them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto bound = (*gateway)->Start();
+  if (!bound.ok()) {
+    err << "vmcp serve: " << bound.status().message() << "\n";
+    return 1;
+  }
+  out << "vmcp: serving \"" << name << "\" at http://" << (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host)
+      << ":" << *bound << "/mcp" << std::endl;
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      config::LoadResult next = config::LoadConfigFile(path, env);
+      if (!next.ok()) {
+        err << "vmcp: SIGHUP: config " << path << " refused, keeping the last good one:\n";
+        for (const config::ConfigError& e : next.errors) err << "  - " << e.ToString() << "\n";
+        continue;
+      }
+      absl::Status s = (*gateway)->Reload(std::move(*next.config));
+      err << "vmcp: SIGHUP: " << (s.ok() ? std::string("config reloaded") : std::string(s.message())) << std::endl;
+      continue;
+    }
+    err << "vmcp: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping (up to 10s for calls in flight)" << std::endl;
+    (*gateway)->Stop(std::chrono::seconds(10));
+    return 0;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,535 @@
+// Backend sessions over streamable HTTP and legacy HTTP+SSE.
+
+#include "gateway/backend_session.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "transport/sse.h"
+
+namespace vmcp::gateway {
+namespace {
+
+namespace asio = boost::asio;
+using transport::Duration;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxJsonBody = 100 * 1024 * 1024;
+
+bool IsEventStream(const transport::Headers& h) {
+  auto ct = h.Get("Content-Type");
+  return ct && ct->find("text/event-stream") != std::string_view::npos;
+}
+
+// Shared by both transports: identity, negotiated state, ids.
+class BackendBase : public BackendSession {
+ public:
+  BackendBase(transport::HttpClient& client, BackendTarget target, std::shared_ptr<BackendEvents> events)
+      : client_(client), target_(std::move(target)), events_(std::move(events)) {}
+
+  const std::string& name() const override { return target_.name; }
+  Json capabilities() const override {
+    std::lock_guard lock(mu_);
+    return capabilities_;
+  }
+  Json server_info() const override {
+    std::lock_guard lock(mu_);
+    return server_info_;
+  }
+  std::string protocol_version() const override {
+    std::lock_guard lock(mu_);
+    return protocol_version_;
+  }
+
+ protected:
+  int64_t NextId() { return next_id_++; }
+
+  transport::Request BaseRequest(std::string method) const {
+    transport::Request r;
+    r.method = std::move(method);
+    for (const auto& [k, v] : target_.headers) r.headers.Set(k, v);
+    std::lock_guard lock(mu_);
+    if (!protocol_version_.empty()) r.headers.Set("MCP-Protocol-Version", protocol_version_);
+    if (!session_id_.empty()) r.headers.Set("Mcp-Session-Id", session_id_);
+    return r;
+  }
+
+  absl::Status Failure(std::string_view what) const {
+    return absl::UnavailableError(absl::StrCat("backend ", target_.name, ": ", std::string(what)));
+  }
+  absl::Status Failure(const absl::Status& s) const {
+    return absl::Status(s.code(), absl::StrCat("backend ", target_.name, ": ", s.message()));
+  }
+
+  // Takes the initialize result.
+  absl::Status Adopt(const Json& response) {
+    if (response.contains("error")) {
+      return Failure(absl::StrCat("initialize failed: ", response["error"].value("message", std::string("error"))));
+    }
+    const Json& result = response.value("result", Json::object());
+    std::lock_guard lock(mu_);
+    capabilities_ = result.value("capabilities", Json::object());
+    server_info_ = result.value("serverInfo", Json::object());
+    protocol_version_ = result.value("protocolVersion", std::string(kLatestProtocolVersion));
+    return absl::OkStatus();
+  }
+
+  static Json InitializeParams(const Json& client_capabilities) {
+    return Json{{"protocolVersion", kLatestProtocolVersion},
+                {"capabilities", client_capabilities.is_object() ? client_capabilities : Json::object()},
+                {"clientInfo", {{"name", "vmcp"}, {"version", "0.1.0"}}}};
+  }
+
+  // Routes a message the backend sent that is not an answer we wait for.
+  void Dispatch(const Json& message, const std::shared_ptr<BackendEvents>& call_events,
+                const std::shared_ptr<BackendSession>& self) {
+    auto sink = call_events ? call_events : events_;
+    switch (Classify(message)) {
+      case MessageKind::kNotification:
+        if (sink) sink->OnNotification(target_.name, message);
+        break;
+      case MessageKind::kRequest:
+        if (sink) {
+          asio::co_spawn(client_executor_, AnswerRequest(self, sink, message), asio::detached);
+        } else {
+          Json id = message["id"];
+          Json error = MethodNotFound(message);
+          asio::co_spawn(client_executor_, Reply(self, std::move(id), Json(), std::move(error)), asio::detached);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  static Json MethodNotFound(const Json& request) {
+    return Json{{"code", kMethodNotFound},
+                {"message", absl::StrCat("the gateway's client cannot answer ", request.value("method", std::string()))}};
+  }
+
+  asio::awaitable<void> AnswerRequest(std::shared_ptr<BackendSession> self, std::shared_ptr<BackendEvents> sink,
+                                      Json request) {
+    const Json id = request["id"];
+    BackendEvents::Answer answer = co_await sink->OnRequest(target_.name, std::move(request));
+    co_await Reply(self, id, std::move(answer.result), std::move(answer.error));
+  }
+
+  // Sends our answer to a backend's request.
+  virtual asio::awaitable<void> Reply(std::shared_ptr<BackendSession> self, Json id, Json result, Json error) = 0;
+
+  transport::HttpClient& client_;
+  BackendTarget target_;
+  std::shared_ptr<BackendEvents> events_;
+  asio::any_io_executor client_executor_;
+  mutable std::mutex mu_;
+  std::string session_id_;
+  std::string protocol_version_;
+  Json capabilities_ = Json::object();
+  Json server_info_ = Json::object();
+  std::atomic<int64_t> next_id_{1};
+  std::atomic<bool> closed_{false};
+};
+
+// --- streamable HTTP ---------------------------------------------------------------------------------
+
+class StreamableBackend final : public BackendBase, public std::enable_shared_from_this<StreamableBackend> {
+ public:
+  using BackendBase::BackendBase;
+
+  asio::awaitable<absl::Status> Initialize(Json client_capabilities) override {
+    client_executor_ = co_await asio::this_coro::executor;
+    // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
+    // coroutine's by-value parameter twice.
+    Json request = MakeRequest(NextId(), "initialize", InitializeParams(client_capabilities));
+    std::shared_ptr<BackendEvents> none;
+    auto response = co_await Post(std::move(request), none, /*initialize=*/true);
+    if (!response.ok()) co_return response.status();
+    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
+    std::string initialized = "notifications/initialized";
+    Json no_params;
+    if (absl::Status s = co_await Notify(std::move(initialized), std::move(no_params)); !s.ok()) co_return s;
+    asio::co_spawn(client_executor_, StandaloneStream(shared_from_this()), asio::detached);
+    co_return absl::OkStatus();
+  }
+
+  asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+                                             std::shared_ptr<BackendEvents> call_events) override {
+    if (closed_) co_return Failure("session closed");
+    Json request = MakeRequest(NextId(), std::move(method), std::move(params));
+    co_return co_await Post(std::move(request), std::move(call_events), false);
+  }
+
+  asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
+    Json notification = MakeNotification(std::move(method), std::move(params));
+    std::shared_ptr<BackendEvents> none;
+    auto r = co_await Post(std::move(notification), none, false);
+    co_return r.status();
+  }
+
+  asio::awaitable<void> Close() override {
+    if (closed_.exchange(true)) co_return;
+    std::string session;
+    {
+      std::lock_guard lock(mu_);
+      session = session_id_;
+    }
+    if (session.empty()) co_return;
+    transport::Request del = BaseRequest("DELETE");
+    co_await client_.Send(target_.url, std::move(del), target_.endpoint, std::chrono::seconds(5));
+  }
+
+ private:
+  asio::awaitable<void> Reply(std::shared_ptr<BackendSession>, Json id, Json result, Json error) override {
+    Json message{{"jsonrpc", "2.0"}, {"id", id}};
+    if (error.is_null()) {
+      message["result"] = std::move(result);
+    } else {
+      message["error"] = std::move(error);
+    }
+    std::shared_ptr<BackendEvents> none;
+    co_await Post(std::move(message), none, false);
+  }
+
+  // POSTs one message. For a request, returns the response message (read from a JSON body or from the
+  // SSE stream, relaying whatever else the stream carries); for a notification or response, null.
+  asio::awaitable<absl::StatusOr<Json>> Post(Json message, std::shared_ptr<BackendEvents> call_events, bool initialize) {
+    const bool is_request = message.contains("method") && message.contains("id");
+    const Json id = is_request ? message["id"] : Json();
+    transport::Request req = BaseRequest("POST");
+    req.headers.Set("Content-Type", "application/json");
+    req.headers.Set("Accept", "application/json, text/event-stream");
+    req.body = message.dump();
+    const auto deadline = Clock::now() + target_.timeout;
+
+    auto opened = co_await client_.Open(target_.url, std::move(req), target_.endpoint);
+    if (!opened.ok()) co_return Failure(opened.status());
+    std::unique_ptr<transport::ResponseStream> stream = std::move(*opened);
+    const int status = stream->status();
+    if (initialize) {
+      if (auto sid = stream->headers().Get("Mcp-Session-Id")) {
+        std::lock_guard lock(mu_);
+        session_id_ = std::string(*sid);
+      }
+    }
+    if (status == 202 || (!is_request && status >= 200 && status < 300)) {
+      co_await Drain(*stream);
+      co_return Json();
+    }
+    if (status == 404 || (status == 400 && !initialize)) {
+      std::string body = co_await ReadAll(*stream, deadline);
+      // Real servers answer an unknown session with 404 (the spec) or 400 "Session not found".
+      if (status == 404 || body.find("ession not found") != std::string::npos || body.find("-32001") != std::string::npos) {
+        co_return absl::NotFoundError(absl::StrCat("backend ", target_.name, ": session not found (HTTP ", status, ")"));
+      }
+      co_return Failure(absl::StrCat("HTTP ", status, ": ", body.substr(0, 200)));
+    }
+    if (status < 200 || status >= 300) {
+      std::string body = co_await ReadAll(*stream, deadline);
+      co_return Failure(absl::StrCat("HTTP ", status, body.empty() ? "" : ": ", body.substr(0, 200)));
+    }
+    if (!IsEventStream(stream->headers())) {
+      std::string body = co_await ReadAll(*stream, deadline);
+      Json parsed = Json::parse(body, nullptr, false);
+      if (parsed.is_discarded()) co_return Failure("answered with a body that is not JSON");
+      if (!is_request) co_return Json();
+      co_return parsed;
+    }
+    // An SSE stream: notifications and requests, then our response.
+    transport::SseParser parser;
+    std::vector<transport::SseEvent> events;
+    auto self = shared_from_this();
+    for (;;) {
+      const auto left = deadline - Clock::now();
+      if (left <= Duration::zero()) co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
+      auto chunk = co_await stream->Read(left);
+      if (!chunk.ok()) co_return Failure(chunk.status());
+      if (chunk->empty()) co_return Failure("the response stream ended without an answer");
+      events.clear();
+      if (absl::Status s = parser.Feed(*chunk, events); !s.ok()) co_return Failure(s);
+      for (transport::SseEvent& ev : events) {
+        Json m = Json::parse(ev.data, nullptr, false);
+        if (m.is_discarded()) continue;
+        if (Classify(m) == MessageKind::kResponse && m["id"] == id) {
+          co_await Drain(*stream);
+          co_return m;
+        }
+        Dispatch(m, call_events, self);
+      }
+    }
+  }
+
+  // Reads what is left of a body briefly, so the connection can be reused; gives up (closing it) when
+  // the server keeps the stream open.
+  asio::awaitable<void> Drain(transport::ResponseStream& stream) {
+    for (int i = 0; i < 64; ++i) {
+      auto chunk = co_await stream.Read(std::chrono::milliseconds(500));
+      if (!chunk.ok() || chunk->empty()) break;
+    }
+    stream.Close();
+  }
+
+  asio::awaitable<std::string> ReadAll(transport::ResponseStream& stream, Clock::time_point deadline) {
+    std::string body;
+    for (;;) {
+      const auto left = deadline - Clock::now();
+      if (left <= Duration::zero()) break;
+      auto chunk = co_await stream.Read(left);
+      if (!chunk.ok() || chunk->empty()) break;
+      body += *chunk;
+      if (body.size() > kMaxJsonBody) break;
+    }
+    co_return body;
+  }
+
+  // The standalone GET stream: what the backend sends on its own. Reopened with Last-Event-ID when it
+  // breaks, with a bounded backoff; a 405 means the backend offers none.
+  asio::awaitable<void> StandaloneStream(std::shared_ptr<StreamableBackend> self) {
+    transport::SseParser parser;
+    std::vector<transport::SseEvent> events;
+    Duration backoff = std::chrono::seconds(1);
+    while (!closed_) {
+      transport::Request get = BaseRequest("GET");
+      get.headers.Set("Accept", "text/event-stream");
+      if (!parser.last_event_id().empty()) get.headers.Set("Last-Event-ID", parser.last_event_id());
+      auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+      if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
+        backoff = std::chrono::seconds(1);
+        auto& stream = **opened;
+        while (!closed_) {
+          // A bounded read, so that a closed session's stream is let go of within a minute.
+          auto chunk = co_await stream.Read(std::chrono::seconds(60));
+          if (!chunk.ok()) {
+            if (chunk.status().code() == absl::StatusCode::kDeadlineExceeded) break;
+            break;
+          }
+          if (chunk->empty()) break;
+          events.clear();
+          if (!parser.Feed(*chunk, events).ok()) break;
+          for (transport::SseEvent& ev : events) {
+            Json m = Json::parse(ev.data, nullptr, false);
+            if (!m.is_discarded()) Dispatch(m, nullptr, self);
+          }
+        }
+        stream.Close();
+        (void)parser.Finish();
+      } else if (opened.ok() && ((*opened)->status() == 405 || (*opened)->status() == 404)) {
+        co_return;  // no standalone stream here (or the session is gone: re-initialization is elsewhere)
+      }
+      if (closed_) break;
+      asio::steady_timer wait(co_await asio::this_coro::executor);
+      wait.expires_after(parser.retry_ms() ? std::chrono::milliseconds(*parser.retry_ms()) : backoff);
+      co_await wait.async_wait(kTuple);
+      backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(30));
+    }
+  }
+};
+
+// --- legacy HTTP+SSE -----------------------------------------------------------------------------------
+
+class SseBackend final : public BackendBase, public std::enable_shared_from_this<SseBackend> {
+ public:
+  using BackendBase::BackendBase;
+  using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>;
+
+  asio::awaitable<absl::Status> Initialize(Json client_capabilities) override {
+    client_executor_ = co_await asio::this_coro::executor;
+    transport::Request get = BaseRequest("GET");
+    get.headers.Set("Accept", "text/event-stream");
+    auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+    if (!opened.ok()) co_return Failure(opened.status());
+    if ((*opened)->status() != 200) co_return Failure(absl::StrCat("SSE stream answered HTTP ", (*opened)->status()));
+    std::shared_ptr<transport::ResponseStream> stream = std::move(*opened);
+    // The first event names the endpoint to POST to.
+    const auto deadline = Clock::now() + target_.timeout;
+    while (post_url_.target.empty()) {
+      const auto left = deadline - Clock::now();
+      if (left <= Duration::zero()) co_return Failure("no endpoint event on the SSE stream");
+      auto chunk = co_await stream->Read(left);
+      if (!chunk.ok()) co_return Failure(chunk.status());
+      if (chunk->empty()) co_return Failure("the SSE stream ended before its endpoint event");
+      std::vector<transport::SseEvent> events;
+      if (absl::Status s = parser_.Feed(*chunk, events); !s.ok()) co_return Failure(s);
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (events[i].event == "endpoint" && post_url_.target.empty()) {
+          auto resolved = transport::ResolveUrl(target_.url, events[i].data);
+          if (!resolved.ok() || resolved->Origin() != target_.url.Origin()) {
+            co_return Failure("the endpoint event names another origin");
+          }
+          post_url_ = *resolved;
+        } else {
+          early_.push_back(std::move(events[i]));
+        }
+      }
+    }
+    asio::co_spawn(client_executor_, ReadStream(shared_from_this(), stream), asio::detached);
+    std::string method = "initialize";
+    Json params = InitializeParams(client_capabilities);
+    std::shared_ptr<BackendEvents> none;
+    auto response = co_await Call(std::move(method), std::move(params), none);
+    if (!response.ok()) co_return response.status();
+    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
+    std::string initialized = "notifications/initialized";
+    Json no_params;
+    co_return co_await Notify(std::move(initialized), std::move(no_params));
+  }
+
+  asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+                                             std::shared_ptr<BackendEvents> call_events) override {
+    if (closed_) co_return Failure("session closed");
+    const int64_t id = NextId();
+    auto channel = std::make_shared<Channel>(co_await asio::this_coro::executor, 1);
+    {
+      std::lock_guard lock(pending_mu_);
+      pending_[id] = {channel, call_events};
+    }
+    Json request = MakeRequest(id, std::move(method), std::move(params));
+    absl::Status sent = co_await Send(std::move(request));
+    if (!sent.ok()) {
+      Forget(id);
+      co_return sent;
+    }
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(target_.timeout);
+    using namespace asio::experimental::awaitable_operators;
+    auto result = co_await (channel->async_receive(kTuple) || timer.async_wait(kTuple));
+    Forget(id);
+    if (result.index() == 1) co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
+    auto [ec, message] = std::get<0>(std::move(result));
+    if (ec) co_return Failure("the SSE stream closed before the answer");
+    co_return message;
+  }
+
+  asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
+    Json notification = MakeNotification(std::move(method), std::move(params));
+    co_return co_await Send(std::move(notification));
+  }
+
+  asio::awaitable<void> Close() override {
+    closed_ = true;
+    FailAll();
+    co_return;
+  }
+
+ private:
+  asio::awaitable<void> Reply(std::shared_ptr<BackendSession>, Json id, Json result, Json error) override {
+    Json message{{"jsonrpc", "2.0"}, {"id", id}};
+    if (error.is_null()) {
+      message["result"] = std::move(result);
+    } else {
+      message["error"] = std::move(error);
+    }
+    co_await Send(std::move(message));
+  }
+
+  asio::awaitable<absl::Status> Send(Json message) {
+    transport::Request post = BaseRequest("POST");
+    post.headers.Set("Content-Type", "application/json");
+    post.body = message.dump();
+    auto r = co_await client_.Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
+    if (!r.ok()) co_return Failure(r.status());
+    if (r->status < 200 || r->status >= 300) {
+      co_return Failure(absl::StrCat("POST answered HTTP ", r->status, r->body.empty() ? "" : ": ", r->body.substr(0, 200)));
+    }
+    co_return absl::OkStatus();
+  }
+
+  void Forget(int64_t id) {
+    std::lock_guard lock(pending_mu_);
+    pending_.erase(id);
+  }
+
+  void FailAll() {
+    std::map<int64_t, Pending> all;
+    {
+      std::lock_guard lock(pending_mu_);
+      all.swap(pending_);
+    }
+    for (auto& [id, p] : all) p.channel->try_send(asio::error::operation_aborted, Json());
+  }
+
+  void Handle(const Json& m, const std::shared_ptr<BackendSession>& self) {
+    if (Classify(m) == MessageKind::kResponse && m["id"].is_number_integer()) {
+      std::shared_ptr<Channel> channel;
+      {
+        std::lock_guard lock(pending_mu_);
+        auto it = pending_.find(m["id"].get<int64_t>());
+        if (it != pending_.end()) channel = it->second.channel;
+      }
+      if (channel) channel->try_send(boost::system::error_code{}, m);
+      return;
+    }
+    // Progress belongs to the call that asked for it; the rest to the session.
+    std::shared_ptr<BackendEvents> call_events;
+    if (m.value("method", std::string()) == "notifications/progress") {
+      const Json token = m.contains("params") ? m["params"].value("progressToken", Json()) : Json();
+      std::lock_guard lock(pending_mu_);
+      for (auto& [id, p] : pending_) {
+        if (p.events && !token.is_null()) {
+          call_events = p.events;
+          break;
+        }
+      }
+    }
+    Dispatch(m, call_events, self);
+  }
+
+  asio::awaitable<void> ReadStream(std::shared_ptr<SseBackend> self, std::shared_ptr<transport::ResponseStream> stream) {
+    for (transport::SseEvent& ev : early_) {
+      Json m = Json::parse(ev.data, nullptr, false);
+      if (!m.is_discarded()) Handle(m, self);
+    }
+    early_.clear();
+    std::vector<transport::SseEvent> events;
+    while (!closed_) {
+      auto chunk = co_await stream->Read(std::chrono::seconds(60));
+      if (!chunk.ok()) {
+        if (chunk.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
+        break;
+      }
+      if (chunk->empty()) break;
+      events.clear();
+      if (!parser_.Feed(*chunk, events).ok()) break;
+      for (transport::SseEvent& ev : events) {
+        Json m = Json::parse(ev.data, nullptr, false);
+        if (!m.is_discarded()) Handle(m, self);
+      }
+    }
+    stream->Close();
+    closed_ = true;  // a legacy session cannot outlive its stream
+    FailAll();
+  }
+
+  struct Pending {
+    std::shared_ptr<Channel> channel;
+    std::shared_ptr<BackendEvents> events;
+  };
+  transport::Url post_url_;
+  transport::SseParser parser_;
+  std::vector<transport::SseEvent> early_;
+  std::mutex pending_mu_;
+  std::map<int64_t, Pending> pending_;
+};
+
+}  // namespace
+
+std::shared_ptr<BackendSession> MakeBackendSession(transport::HttpClient& client, BackendTarget target,
+                                                   std::shared_ptr<BackendEvents> session_events) {
+  if (target.transport == config::TransportKind::kSse) {
+    return std::make_shared<SseBackend>(client, std::move(target), std::move(session_events));
+  }
+  return std::make_shared<StreamableBackend>(client, std::move(target), std::move(session_events));
+}
+
+}  // namespace vmcp::gateway

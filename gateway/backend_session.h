@@ -1,0 +1,86 @@
+// File: gateway/backend_session.h
+//
+// One MCP session with one backend, held for the life of a client session and reused for every call
+// (never an initialize per call). It speaks the backend's transport:
+//
+//   streamable HTTP  each request is a POST answered with JSON or an SSE stream; a standalone GET
+//                    stream, opened right after initialize, carries what the backend sends on its own;
+//   legacy SSE       a GET stream whose first `endpoint` event names (relatively) where to POST;
+//                    every answer arrives on that stream and is matched to its request by id.
+//
+// Requests get ids of the session's own, so concurrent calls from many clients never collide on a
+// backend; `MCP-Protocol-Version` (the negotiated one) and `Mcp-Session-Id` go on every request after
+// initialize, POST and GET. What the backend sends during a call (progress, log messages, sampling or
+// elicitation requests) goes to that call's `BackendEvents`; everything else to the session's.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+#include "gateway/jsonrpc.h"
+#include "transport/client.h"
+
+namespace vmcp::gateway {
+
+// Receives what a backend sends that is not the answer to a request.
+class BackendEvents {
+ public:
+  virtual ~BackendEvents() = default;
+  // A notification (progress, message, list_changed, resources/updated, ...).
+  virtual void OnNotification(const std::string& backend, Json notification) = 0;
+  // A request from the backend (sampling/createMessage, elicitation/create, roots/list). Returns the
+  // `result` to send back, or a JSON-RPC error object ({code, message}) in `error`.
+  struct Answer {
+    Json result;
+    Json error;  // null when `result` is the answer
+  };
+  virtual boost::asio::awaitable<Answer> OnRequest(const std::string& backend, Json request) = 0;
+};
+
+// Where and how to reach one backend.
+struct BackendTarget {
+  std::string name;
+  transport::Url url;  // the MCP endpoint (streamable HTTP) or the SSE stream URL (legacy)
+  transport::Endpoint endpoint;
+  config::TransportKind transport = config::TransportKind::kStreamableHttp;
+  // Sent on every request: the backend's static headers, then the auth strategy's (which win).
+  std::vector<std::pair<std::string, std::string>> headers;
+  transport::Duration timeout = std::chrono::seconds(30);
+};
+
+class BackendSession {
+ public:
+  virtual ~BackendSession() = default;
+
+  // initialize + notifications/initialized (+ the standalone GET stream for streamable HTTP).
+  // `client_capabilities` are the capabilities the gateway declares (mirroring its client's).
+  virtual boost::asio::awaitable<absl::Status> Initialize(Json client_capabilities) = 0;
+
+  // Sends a request and returns the backend's whole response message (with `result` or `error`; its
+  // `id` is the backend-side id). Transport failures and timeouts are a Status naming the backend.
+  virtual boost::asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+                                                            std::shared_ptr<BackendEvents> call_events) = 0;
+
+  virtual boost::asio::awaitable<absl::Status> Notify(std::string method, Json params) = 0;
+
+  // Ends the session (DELETE for streamable HTTP) and stops its streams.
+  virtual boost::asio::awaitable<void> Close() = 0;
+
+  virtual const std::string& name() const = 0;
+  // From the initialize result.
+  virtual Json capabilities() const = 0;
+  virtual Json server_info() const = 0;
+  virtual std::string protocol_version() const = 0;
+};
+
+// A session over the target's transport. `session_events` receives what arrives outside calls.
+std::shared_ptr<BackendSession> MakeBackendSession(transport::HttpClient& client, BackendTarget target,
+                                                   std::shared_ptr<BackendEvents> session_events);
+
+}  // namespace vmcp::gateway

@@ -1,0 +1,920 @@
+// The virtual MCP server: client sessions over streamable HTTP, each holding one backend session per
+// backend, the aggregated catalogue, and the relay of everything backends send during and between
+// calls.
+
+#include "gateway/gateway.h"
+
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "config/summary.h"
+#include "gateway/aggregator.h"
+#include "gateway/backend_session.h"
+#include "gateway/jsonrpc.h"
+#include "transport/client.h"
+#include "transport/server.h"
+
+namespace vmcp {
+namespace {
+
+namespace asio = boost::asio;
+using gateway::BackendEvents;
+using gateway::BackendSession;
+using gateway::BackendTarget;
+using gateway::Json;
+using transport::Exchange;
+using transport::Response;
+using transport::SseStream;
+using Clock = std::chrono::steady_clock;
+using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+constexpr size_t kMaxBufferedForClient = 1024;         // messages waiting for the client's GET stream
+constexpr auto kClientAnswerTimeout = std::chrono::minutes(5);  // sampling / elicitation answers
+
+std::string RandomSessionId() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof(bytes));
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
+}
+
+Response JsonResponse(int status, const Json& body) {
+  Response r;
+  r.status = status;
+  r.headers.Set("Content-Type", "application/json");
+  r.body = body.dump();
+  return r;
+}
+
+// One config generation: the config and the resolved targets of its backends.
+struct Snapshot {
+  config::Config cfg;
+  std::vector<BackendTarget> targets;
+};
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg) {
+  auto snap = std::make_shared<Snapshot>();
+  for (const config::StaticBackend& b : cfg.backends) {
+    BackendTarget t;
+    t.name = b.name;
+    auto url = transport::ParseUrl(b.endpoint);
+    if (!url.ok()) return absl::InvalidArgumentError(absl::StrCat("backend ", b.name, ": ", url.status().message()));
+    t.url = *url;
+    t.endpoint.ca_bundle_path = b.ca_bundle_path;
+    t.transport = b.transport_kind;
+    t.timeout = cfg.BackendTimeout(b.name);
+    for (const config::BackendHeader& h : b.headers) t.headers.emplace_back(h.name, h.value.Reveal());
+    if (cfg.outgoing_auth) {
+      if (const config::BackendAuthStrategy* s = cfg.outgoing_auth->ResolveForBackend(b.name)) {
+        if (s->type == config::kStrategyHeaderInjection && s->header_injection) {
+          t.headers.emplace_back(s->header_injection->header_name, s->header_injection->header_value.Reveal());
+        }
+      }
+    }
+    snap->targets.push_back(std::move(t));
+  }
+  snap->cfg = std::move(cfg);
+  return std::shared_ptr<const Snapshot>(std::move(snap));
+}
+
+// Runs tasks concurrently and waits for all of them.
+asio::awaitable<void> SignalWhenDone(asio::awaitable<void> task, std::shared_ptr<Channel> done) {
+  co_await std::move(task);
+  done->try_send(boost::system::error_code{}, Json());
+}
+
+asio::awaitable<void> WhenAll(std::vector<asio::awaitable<void>> tasks) {
+  auto ex = co_await asio::this_coro::executor;
+  auto done = std::make_shared<Channel>(ex, tasks.size() + 1);
+  const size_t n = tasks.size();
+  for (auto& t : tasks) asio::co_spawn(ex, SignalWhenDone(std::move(t), done), asio::detached);
+  for (size_t i = 0; i < n; ++i) co_await done->async_receive(kTuple);
+}
+
+class GatewayImpl;
+
+// ---------------------------------------------------------------------------------------------------------
+// A client session.
+
+class ClientSession final : public BackendEvents, public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(std::string id, std::shared_ptr<const Snapshot> snapshot) : id_(std::move(id)), snapshot_(std::move(snapshot)) {
+    Touch();
+  }
+
+  const std::string& id() const { return id_; }
+  const Snapshot& snapshot() const { return *snapshot_; }
+  void Touch() { last_active_ = Clock::now().time_since_epoch().count(); }
+  Clock::duration Idle() const { return Clock::now().time_since_epoch() - Clock::duration(last_active_.load()); }
+
+  std::string protocol_version;
+  Json client_capabilities = Json::object();
+
+  // --- backends and the catalogue ---
+
+  asio::awaitable<void> Connect(transport::HttpClient& client) {
+    Json caps = Json::object();
+    // Declare to backends what the client can do, so they only ask for what can be answered.
+    for (const char* c : {"sampling", "elicitation", "roots"}) {
+      if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
+    }
+    std::vector<asio::awaitable<void>> tasks;
+    for (const BackendTarget& t : snapshot_->targets) {
+      auto session = gateway::MakeBackendSession(client, t, shared_from_this());
+      tasks.push_back(ConnectOne(session, caps));
+    }
+    co_await WhenAll(std::move(tasks));
+    co_await Refresh();
+  }
+
+  asio::awaitable<void> ConnectOne(std::shared_ptr<BackendSession> session, Json caps) {
+    absl::Status s = co_await session->Initialize(std::move(caps));
+    std::lock_guard lock(mu_);
+    if (s.ok()) {
+      backends_[session->name()] = session;
+    } else {
+      failures_[session->name()] = std::string(s.message());
+    }
+  }
+
+  std::shared_ptr<BackendSession> Backend(const std::string& name) {
+    std::lock_guard lock(mu_);
+    auto it = backends_.find(name);
+    return it == backends_.end() ? nullptr : it->second;
+  }
+
+  std::map<std::string, std::string> Failures() {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+
+  std::shared_ptr<const gateway::Catalogue> catalogue() {
+    std::lock_guard lock(mu_);
+    return catalogue_;
+  }
+
+  // Lists every backend's capabilities (following pagination) and re-aggregates.
+  asio::awaitable<void> Refresh() {
+    std::vector<std::shared_ptr<BackendSession>> sessions;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [name, s] : backends_) sessions.push_back(s);
+    }
+    auto caps = std::make_shared<std::vector<gateway::BackendCapabilities>>(sessions.size());
+    std::vector<asio::awaitable<void>> tasks;
+    for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ListBackend(sessions[i], caps, i));
+    co_await WhenAll(std::move(tasks));
+    const config::AggregationConfig agg =
+        snapshot_->cfg.aggregation ? *snapshot_->cfg.aggregation : config::AggregationConfig{};
+    auto catalogue = gateway::Aggregate(agg, std::move(*caps));
+    std::lock_guard lock(mu_);
+    if (catalogue.ok()) {
+      catalogue_ = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
+      aggregation_error_.clear();
+    } else {
+      aggregation_error_ = std::string(catalogue.status().message());
+      if (!catalogue_) catalogue_ = std::make_shared<const gateway::Catalogue>();
+    }
+  }
+
+  asio::awaitable<void> ListBackend(std::shared_ptr<BackendSession> session,
+                                    std::shared_ptr<std::vector<gateway::BackendCapabilities>> out, size_t index) {
+    gateway::BackendCapabilities& c = (*out)[index];
+    c.backend = session->name();
+    const Json caps = session->capabilities();
+    if (caps.contains("tools")) c.tools = co_await ListAll(session, "tools/list", "tools");
+    if (caps.contains("resources")) {
+      c.resources = co_await ListAll(session, "resources/list", "resources");
+      c.resource_templates = co_await ListAll(session, "resources/templates/list", "resourceTemplates");
+    }
+    if (caps.contains("prompts")) c.prompts = co_await ListAll(session, "prompts/list", "prompts");
+  }
+
+  static asio::awaitable<std::vector<Json>> ListAll(std::shared_ptr<BackendSession> session, std::string method,
+                                                    std::string key) {
+    std::vector<Json> items;
+    Json cursor;
+    for (int page = 0; page < 10000; ++page) {
+      Json params = Json::object();
+      if (!cursor.is_null()) params["cursor"] = cursor;
+      std::string m = method;
+      std::shared_ptr<BackendEvents> none;
+      auto r = co_await session->Call(std::move(m), std::move(params), none);
+      if (!r.ok() || !r->contains("result")) break;
+      const Json& result = (*r)["result"];
+      if (result.contains(key) && result[key].is_array()) {
+        for (const Json& item : result[key]) items.push_back(item);
+      }
+      if (!result.contains("nextCursor") || !result["nextCursor"].is_string() || result["nextCursor"] == cursor) break;
+      cursor = result["nextCursor"];
+    }
+    co_return items;
+  }
+
+  // --- messages to the client ---
+
+  // Opens (or replaces) the client's standalone GET stream and flushes what waited for it.
+  void AttachStandalone(std::shared_ptr<SseStream> stream) {
+    std::deque<Json> waiting;
+    {
+      std::lock_guard lock(mu_);
+      standalone_ = stream;
+      waiting.swap(waiting_);
+    }
+    for (Json& m : waiting) Deliver(m, stream);
+  }
+
+  // Sends a message to the client: on `preferred` (the stream of the call it belongs to) when open, else
+  // on the standalone stream, else it waits (bounded) for the client to open one.
+  void SendToClient(const Json& message, const std::shared_ptr<SseStream>& preferred) {
+    if (preferred && !preferred->closed() && Deliver(message, preferred)) return;
+    std::shared_ptr<SseStream> standalone;
+    {
+      std::lock_guard lock(mu_);
+      standalone = standalone_;
+      if (!standalone || standalone->closed()) {
+        if (waiting_.size() < kMaxBufferedForClient) waiting_.push_back(message);
+        return;
+      }
+    }
+    Deliver(message, standalone);
+  }
+
+  bool Deliver(const Json& message, const std::shared_ptr<SseStream>& stream) {
+    transport::SseEvent ev;
+    ev.id = std::to_string(++event_counter_);
+    ev.has_id = true;
+    ev.event = "message";
+    ev.data = message.dump();
+    return stream->Send(std::move(ev));
+  }
+
+  // A server-to-client request relayed from a backend: sent with a gateway id, answered by the client's
+  // POST of a response, which `TakeAnswer` routes back here.
+  asio::awaitable<Answer> AskClient(Json request, std::shared_ptr<SseStream> preferred) {
+    const std::string gid = absl::StrCat("vmcp-", ++request_counter_);
+    auto channel = std::make_shared<Channel>(co_await asio::this_coro::executor, 1);
+    {
+      std::lock_guard lock(mu_);
+      awaiting_[gid] = channel;
+    }
+    request["id"] = gid;
+    SendToClient(request, preferred);
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    timer.expires_after(kClientAnswerTimeout);
+    using namespace asio::experimental::awaitable_operators;
+    auto got = co_await (channel->async_receive(kTuple) || timer.async_wait(kTuple));
+    {
+      std::lock_guard lock(mu_);
+      awaiting_.erase(gid);
+    }
+    Answer answer;
+    if (got.index() == 1) {
+      answer.error = Json{{"code", gateway::kInternalError}, {"message", "the client did not answer in time"}};
+      co_return answer;
+    }
+    auto [ec, response] = std::get<0>(std::move(got));
+    if (response.contains("error")) {
+      answer.error = response["error"];
+    } else {
+      answer.result = response.value("result", Json::object());
+    }
+    co_return answer;
+  }
+
+  // The client's answer to one of our requests. False when nothing waits for it.
+  bool TakeAnswer(const Json& response) {
+    if (!response["id"].is_string()) return false;
+    std::shared_ptr<Channel> channel;
+    {
+      std::lock_guard lock(mu_);
+      auto it = awaiting_.find(response["id"].get<std::string>());
+      if (it == awaiting_.end()) return false;
+      channel = it->second;
+    }
+    channel->try_send(boost::system::error_code{}, response);
+    return true;
+  }
+
+  // --- BackendEvents: what backends send outside a call ---
+
+  void OnNotification(const std::string& backend, Json n) override {
+    const std::string method = n.value("method", std::string());
+    for (const auto& [kind, cap] : {std::pair{"tools", "notifications/tools/list_changed"},
+                                    {"resources", "notifications/resources/list_changed"},
+                                    {"prompts", "notifications/prompts/list_changed"}}) {
+      if (method != cap) continue;
+      auto b = Backend(backend);
+      // Acted on only when the backend advertised listChanged for that list.
+      if (!b || !b->capabilities().value(kind, Json::object()).value("listChanged", false)) return;
+      asio::co_spawn(executor_, RefreshAndAnnounce(shared_from_this(), cap), asio::detached);
+      return;
+    }
+    SendToClient(n, nullptr);
+  }
+
+  asio::awaitable<Answer> OnRequest(const std::string& backend, Json request) override {
+    co_return co_await AskClient(std::move(request), nullptr);
+  }
+
+  asio::awaitable<void> RefreshAndAnnounce(std::shared_ptr<ClientSession> self, std::string notification) {
+    co_await Refresh();
+    SendToClient(gateway::MakeNotification(notification, nullptr), nullptr);
+  }
+
+  asio::awaitable<void> Close() {
+    std::map<std::string, std::shared_ptr<BackendSession>> backends;
+    std::shared_ptr<SseStream> standalone;
+    {
+      std::lock_guard lock(mu_);
+      backends.swap(backends_);
+      standalone = standalone_;
+    }
+    if (standalone) standalone->Close();
+    for (auto& [name, b] : backends) co_await b->Close();
+  }
+
+  asio::any_io_executor executor_;
+
+ private:
+  const std::string id_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::atomic<int64_t> last_active_{0};
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<BackendSession>> backends_;
+  std::map<std::string, std::string> failures_;
+  std::shared_ptr<const gateway::Catalogue> catalogue_;
+  std::string aggregation_error_;
+  std::shared_ptr<SseStream> standalone_;
+  std::deque<Json> waiting_;
+  std::map<std::string, std::shared_ptr<Channel>> awaiting_;
+  std::atomic<uint64_t> event_counter_{0};
+  std::atomic<uint64_t> request_counter_{0};
+};
+
+// What a backend sends during one call: to the call's own client stream when it has one.
+class CallEvents final : public BackendEvents {
+ public:
+  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream)
+      : session_(std::move(session)), stream_(std::move(stream)) {}
+  void OnNotification(const std::string&, Json n) override { session_->SendToClient(n, stream_); }
+  asio::awaitable<Answer> OnRequest(const std::string&, Json request) override {
+    co_return co_await session_->AskClient(std::move(request), stream_);
+  }
+
+ private:
+  std::shared_ptr<ClientSession> session_;
+  std::shared_ptr<SseStream> stream_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// The gateway.
+
+class GatewayImpl final : public Gateway {
+ public:
+  GatewayImpl(std::shared_ptr<const Snapshot> snapshot, GatewayOptions options)
+      : options_(std::move(options)), snapshot_(std::move(snapshot)) {}
+
+  ~GatewayImpl() override { Stop(std::chrono::milliseconds(0)); }
+
+  absl::StatusOr<uint16_t> Start() override {
+    transport::ServerOptions so;
+    so.host = options_.host;
+    so.port = options_.port;
+    so.threads = options_.threads;
+    so.max_body_bytes = options_.max_body_bytes;
+    server_ = std::make_unique<transport::HttpServer>(so, [this](Exchange& ex) { return Handle(ex); });
+    auto port = server_->Start();
+    if (!port.ok()) return port.status();
+    port_ = *port;
+    client_ = std::make_unique<transport::HttpClient>(server_->executor());
+    asio::co_spawn(server_->executor(), ExpireSessions(), asio::detached);
+    serving_ = true;
+    return port_;
+  }
+
+  absl::Status Reload(config::Config cfg) override {
+    auto snap = MakeSnapshot(std::move(cfg));
+    if (!snap.ok()) return snap.status();
+    std::lock_guard lock(mu_);
+    snapshot_ = *snap;
+    ++reloads_;
+    return absl::OkStatus();
+  }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    if (!serving_.exchange(false)) return;
+    stopping_ = true;
+    if (!server_) return;
+    // In-flight calls finish (the server waits for them), then every session ends its backend sessions.
+    server_->Stop(grace);
+  }
+
+  GatewayStatus Status() const override {
+    GatewayStatus s;
+    auto snap = snapshot();
+    s.name = snap->cfg.name;
+    s.group = snap->cfg.group_ref;
+    s.serving = serving_;
+    s.port = port_;
+    s.requests = requests_;
+    s.reloads_applied = reloads_;
+    std::map<std::string, std::string> health;
+    {
+      std::lock_guard lock(mu_);
+      s.active_sessions = sessions_.size();
+      health = last_health_;
+    }
+    for (const config::StaticBackend& b : snap->cfg.backends) {
+      BackendStatus bs;
+      bs.name = b.name;
+      bs.mode = config::BackendModeName(b.mode);
+      bs.transport = config::TransportKindName(b.transport_kind);
+      bs.url = config::RedactUrl(b.endpoint);
+      auto it = health.find(b.name);
+      bs.health = it == health.end() ? "unknown" : (it->second.empty() ? "healthy" : "unhealthy");
+      if (it != health.end()) bs.last_error = it->second;
+      s.backends.push_back(std::move(bs));
+    }
+    return s;
+  }
+
+ private:
+  std::shared_ptr<const Snapshot> snapshot() const {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
+
+  // --- HTTP routing ---
+
+  asio::awaitable<void> Handle(Exchange& ex) {
+    ++requests_;
+    const std::string path(ex.request().Path());
+    if (path == "/health" || path == "/ping") {
+      Response r = JsonResponse(200, Json{{"status", "ok"}});
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (path == "/readyz") {
+      Response r = JsonResponse(200, Json{{"status", "ready"}, {"mode", "static"}});
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (path == "/status") {
+      Response r = StatusResponse(ex.request().method);
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (path == "/mcp" || path == "/") {
+      co_await HandleMcp(ex);
+      co_return;
+    }
+    Response r = JsonResponse(404, Json{{"error", "not_found"}});
+    co_await ex.Respond(std::move(r));
+  }
+
+  Response StatusResponse(const std::string& method) const {
+    if (method != "GET" && method != "HEAD") return JsonResponse(405, Json{{"error", "method not allowed"}});
+    const GatewayStatus s = Status();
+    Json backends = Json::array();
+    bool healthy = false;
+    for (const BackendStatus& b : s.backends) {
+      backends.push_back({{"name", b.name}, {"health", b.health}, {"transport", b.transport}, {"mode", b.mode},
+                          {"url", b.url}});
+      healthy = healthy || b.health == "healthy";
+    }
+    return JsonResponse(200, Json{{"backends", backends},
+                                  {"healthy", healthy},
+                                  {"version", "0.1.0"},
+                                  {"group_ref", s.group},
+                                  {"sessions", s.active_sessions}});
+  }
+
+  // DNS-rebinding protection: a server bound to loopback answers only local Host and Origin values.
+  bool HostAllowed(const transport::Request& req) const {
+    const std::string host = absl::AsciiStrToLower(std::string(req.headers.Get("Host").value_or("")));
+    auto name_of = [](const std::string& authority) {
+      if (!authority.empty() && authority[0] == '[') return authority.substr(0, authority.find(']') + 1);
+      return authority.substr(0, authority.find(':'));
+    };
+    auto local = [](const std::string& name) {
+      return name == "localhost" || name == "127.0.0.1" || name == "[::1]" || name == "::1";
+    };
+    for (const std::string& allowed : options_.allowed_hosts) {
+      if (host == allowed || name_of(host) == allowed) goto origin;
+    }
+    if (IsLoopbackBind() || !options_.allowed_hosts.empty()) {
+      if (!local(name_of(host))) return false;
+    }
+  origin:
+    if (auto origin = req.headers.Get("Origin")) {
+      const std::string o = absl::AsciiStrToLower(std::string(*origin));
+      for (const std::string& allowed : options_.allowed_origins) {
+        if (allowed == "*" || o == absl::AsciiStrToLower(allowed)) return true;
+      }
+      const size_t scheme = o.find("://");
+      if (scheme == std::string::npos) return false;
+      std::string authority = o.substr(scheme + 3);
+      authority = authority.substr(0, authority.find('/'));
+      if (!local(name_of(authority)) && IsLoopbackBind()) return false;
+    }
+    return true;
+  }
+
+  bool IsLoopbackBind() const {
+    return options_.host == "127.0.0.1" || options_.host == "localhost" || options_.host == "::1";
+  }
+
+  std::shared_ptr<ClientSession> FindSession(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+
+  asio::awaitable<void> Reply(Exchange& ex, int status, Json body, const std::string& session_header = "") {
+    Response r = JsonResponse(status, body);
+    if (!session_header.empty()) r.headers.Set("Mcp-Session-Id", session_header);
+    co_await ex.Respond(std::move(r));
+  }
+
+  asio::awaitable<void> HandleMcp(Exchange& ex) {
+    const transport::Request& req = ex.request();
+    if (!HostAllowed(req)) {
+      Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Host or Origin not allowed (DNS rebinding protection)");
+      co_await Reply(ex, 403, std::move(e));
+      co_return;
+    }
+    if (req.method == "GET") {
+      co_await HandleGet(ex);
+      co_return;
+    }
+    if (req.method == "DELETE") {
+      co_await HandleDelete(ex);
+      co_return;
+    }
+    if (req.method != "POST") {
+      Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use POST, GET or DELETE on /mcp");
+      co_await Reply(ex, 405, std::move(e));
+      co_return;
+    }
+    co_await HandlePost(ex);
+  }
+
+  asio::awaitable<void> HandleGet(Exchange& ex) {
+    const transport::Request& req = ex.request();
+    if (req.headers.Get("Accept").value_or("").find("text/event-stream") == std::string_view::npos) {
+      Json e = gateway::MakeError("server-error", gateway::kInvalidRequest, "Not Acceptable: Client must accept text/event-stream");
+      co_await Reply(ex, 406, std::move(e));
+      co_return;
+    }
+    auto session = co_await RequireSession(ex, nullptr);
+    if (!session) co_return;
+    auto stream = co_await ex.StartSse();
+    if (!stream.ok()) co_return;
+    session->AttachStandalone(*stream);
+  }
+
+  asio::awaitable<void> HandleDelete(Exchange& ex) {
+    auto session = co_await RequireSession(ex, nullptr);
+    if (!session) co_return;
+    {
+      std::lock_guard lock(mu_);
+      sessions_.erase(session->id());
+    }
+    co_await session->Close();
+    Response r;
+    r.status = 200;
+    co_await ex.Respond(std::move(r));
+  }
+
+  // The session named by Mcp-Session-Id, or an answer saying why there is none (400 missing, 404 unknown).
+  asio::awaitable<std::shared_ptr<ClientSession>> RequireSession(Exchange& ex, const Json& id) {
+    auto header = ex.request().headers.Get("Mcp-Session-Id");
+    if (!header || header->empty()) {
+      Json e = gateway::MakeError(id, gateway::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
+      co_await Reply(ex, 400, std::move(e));
+      co_return nullptr;
+    }
+    auto session = FindSession(std::string(*header));
+    if (!session) {
+      Json e = gateway::MakeError(id, -32001, "Session not found");
+      co_await Reply(ex, 404, std::move(e));
+      co_return nullptr;
+    }
+    if (auto v = ex.request().headers.Get("MCP-Protocol-Version"); v && !gateway::IsSupportedProtocolVersion(*v)) {
+      Json e = gateway::MakeError(id, gateway::kInvalidRequest,
+                                  absl::StrCat("Bad Request: unsupported MCP-Protocol-Version ", std::string(*v)));
+      co_await Reply(ex, 400, std::move(e));
+      co_return nullptr;
+    }
+    session->Touch();
+    co_return session;
+  }
+
+  asio::awaitable<void> HandlePost(Exchange& ex) {
+    const transport::Request& req = ex.request();
+    Json message = Json::parse(req.body, nullptr, false);
+    if (message.is_discarded()) {
+      Json e = gateway::MakeError(nullptr, gateway::kParseError, "Parse error: the body is not valid JSON");
+      co_await Reply(ex, 400, std::move(e));
+      co_return;
+    }
+    if (message.is_array()) {
+      Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Invalid Request: batch requests are not supported");
+      co_await Reply(ex, 400, std::move(e));
+      co_return;
+    }
+    const gateway::MessageKind kind = gateway::Classify(message);
+    if (kind == gateway::MessageKind::kInvalid) {
+      const Json id = message.is_object() && message.contains("id") ? message["id"] : Json();
+      Json e = gateway::MakeError(id, gateway::kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
+      co_await Reply(ex, 400, std::move(e));
+      co_return;
+    }
+    if (kind == gateway::MessageKind::kRequest && message["method"] == "initialize") {
+      co_await Initialize(ex, std::move(message));
+      co_return;
+    }
+    const Json id = kind == gateway::MessageKind::kRequest ? message["id"] : Json();
+    auto session = co_await RequireSession(ex, id);
+    if (!session) co_return;
+    if (kind == gateway::MessageKind::kResponse) {
+      session->TakeAnswer(message);
+      Response accepted;
+      accepted.status = 202;
+      co_await ex.Respond(std::move(accepted));
+      co_return;
+    }
+    if (kind == gateway::MessageKind::kNotification) {
+      co_await ForwardNotification(session, message);
+      Response accepted;
+      accepted.status = 202;
+      co_await ex.Respond(std::move(accepted));
+      co_return;
+    }
+    co_await HandleRequest(ex, session, std::move(message));
+  }
+
+  asio::awaitable<void> Initialize(Exchange& ex, Json message) {
+    const Json params = message.value("params", Json::object());
+    auto session = std::make_shared<ClientSession>(RandomSessionId(), snapshot());
+    session->executor_ = server_->executor();
+    session->protocol_version = gateway::NegotiateProtocolVersion(params.value("protocolVersion", std::string()));
+    session->client_capabilities = params.value("capabilities", Json::object());
+    co_await session->Connect(*client_);
+    {
+      std::lock_guard lock(mu_);
+      sessions_[session->id()] = session;
+      for (const BackendTarget& t : session->snapshot().targets) last_health_[t.name] = "";
+      for (const auto& [name, error] : session->Failures()) last_health_[name] = error;
+    }
+    Json result{{"protocolVersion", session->protocol_version},
+                {"capabilities",
+                 {{"tools", {{"listChanged", true}}},
+                  {"resources", {{"subscribe", true}, {"listChanged", true}}},
+                  {"prompts", {{"listChanged", true}}},
+                  {"logging", Json::object()},
+                  {"completions", Json::object()}}},
+                {"serverInfo", {{"name", session->snapshot().cfg.name}, {"version", "0.1.0"}}}};
+    Json body = gateway::MakeResult(message["id"], std::move(result));
+    co_await Reply(ex, 200, std::move(body), session->id());
+  }
+
+  asio::awaitable<void> ForwardNotification(std::shared_ptr<ClientSession> session, const Json& message) {
+    const std::string method = message["method"];
+    if (method == "notifications/roots/list_changed") {
+      for (const BackendTarget& t : session->snapshot().targets) {
+        if (auto b = session->Backend(t.name)) {
+          std::string m = method;
+          Json p = message.value("params", Json());
+          co_await b->Notify(std::move(m), std::move(p));
+        }
+      }
+    }
+    // notifications/initialized needs nothing; cancellation is best effort (the call ends on its own).
+    co_return;
+  }
+
+  // --- requests ---
+
+  asio::awaitable<void> HandleRequest(Exchange& ex, std::shared_ptr<ClientSession> session, Json message) {
+    const std::string method = message["method"];
+    const Json id = message["id"];
+    const Json params = message.value("params", Json::object());
+    if (method == "ping") {
+      Json body = gateway::MakeResult(id, Json::object());
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+    auto catalogue = session->catalogue();
+    auto list = [&](gateway::ListKind kind, const std::vector<Json>& items, const char* key) -> Json {
+      auto page = gateway::Page(kind, items, params.value("cursor", std::string()), options_.page_size);
+      if (!page.ok()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: invalid cursor");
+      Json result{{key, page->items}};
+      if (!page->next_cursor.empty()) result["nextCursor"] = page->next_cursor;
+      return gateway::MakeResult(id, std::move(result));
+    };
+    if (method == "tools/list") {
+      Json body = list(gateway::ListKind::kTools, catalogue->tools(), "tools");
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+    if (method == "resources/list") {
+      Json body = list(gateway::ListKind::kResources, catalogue->resources(), "resources");
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+    if (method == "resources/templates/list") {
+      Json body = list(gateway::ListKind::kResourceTemplates, catalogue->resource_templates(), "resourceTemplates");
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+    if (method == "prompts/list") {
+      Json body = list(gateway::ListKind::kPrompts, catalogue->prompts(), "prompts");
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+    if (method == "logging/setLevel") {
+      // Applied to every backend that logs.
+      for (const BackendTarget& t : session->snapshot().targets) {
+        auto b = session->Backend(t.name);
+        if (!b || !b->capabilities().contains("logging")) continue;
+        std::string m = method;
+        Json p = params;
+        std::shared_ptr<BackendEvents> none;
+        co_await b->Call(std::move(m), std::move(p), none);
+      }
+      Json body = gateway::MakeResult(id, Json::object());
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+
+    // Routed requests: find the backend and the backend's own name.
+    std::string backend;
+    Json forwarded = params;
+    if (method == "tools/call") {
+      const gateway::ToolRoute* route = catalogue->ResolveTool(params.value("name", std::string()));
+      if (route == nullptr || !route->advertised) {
+        Json body = gateway::MakeError(id, gateway::kInvalidParams,
+                                       absl::StrCat("Unknown tool: ", params.value("name", std::string())));
+        co_await Reply(ex, 200, std::move(body));
+        co_return;
+      }
+      backend = route->backend;
+      forwarded["name"] = route->original_name;
+      if (params.contains("arguments") && !params["arguments"].is_object()) {
+        Json body = gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: arguments must be an object");
+        co_await Reply(ex, 200, std::move(body));
+        co_return;
+      }
+    } else if (method == "prompts/get") {
+      const gateway::PromptRoute* route = catalogue->ResolvePrompt(params.value("name", std::string()));
+      if (route == nullptr) {
+        Json body = gateway::MakeError(id, gateway::kInvalidParams,
+                                       absl::StrCat("Unknown prompt: ", params.value("name", std::string())));
+        co_await Reply(ex, 200, std::move(body));
+        co_return;
+      }
+      backend = route->backend;
+      forwarded["name"] = route->original_name;
+    } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+      auto route = catalogue->ResolveResource(params.value("uri", std::string()));
+      if (!route) {
+        Json body = gateway::MakeError(id, gateway::kResourceNotFound,
+                                       absl::StrCat("Resource not found: ", params.value("uri", std::string())),
+                                       Json{{"uri", params.value("uri", std::string())}});
+        co_await Reply(ex, 200, std::move(body));
+        co_return;
+      }
+      backend = route->backend;
+    } else if (method == "completion/complete") {
+      const Json ref = params.value("ref", Json::object());
+      const std::string type = ref.value("type", std::string());
+      if (type == "ref/prompt") {
+        if (const gateway::PromptRoute* p = catalogue->ResolvePrompt(ref.value("name", std::string()))) {
+          backend = p->backend;
+          forwarded["ref"]["name"] = p->original_name;
+        }
+      } else if (type == "ref/resource") {
+        if (auto r = catalogue->ResolveResource(ref.value("uri", std::string()))) backend = r->backend;
+      }
+      if (backend.empty()) {
+        Json body = gateway::MakeResult(id, Json{{"completion", {{"values", Json::array()}, {"hasMore", false}}}});
+        co_await Reply(ex, 200, std::move(body));
+        co_return;
+      }
+    } else {
+      Json body = gateway::MakeError(id, gateway::kMethodNotFound, absl::StrCat("Method not found: ", method));
+      co_await Reply(ex, 200, std::move(body));
+      co_return;
+    }
+
+    auto target = session->Backend(backend);
+    // A tool call that will relay progress or requests answers as an SSE stream when the client takes one.
+    std::shared_ptr<SseStream> stream;
+    const bool accepts_sse =
+        ex.request().headers.Get("Accept").value_or("").find("text/event-stream") != std::string_view::npos;
+    if (accepts_sse && method == "tools/call") {
+      auto opened = co_await ex.StartSse();
+      if (!opened.ok()) co_return;
+      stream = *opened;
+    }
+    Json response;
+    if (!target) {
+      response = Unavailable(method, id, backend, "not connected");
+    } else {
+      auto events = std::make_shared<CallEvents>(session, stream);
+      std::string m = method;
+      auto answer = co_await target->Call(std::move(m), std::move(forwarded), events);
+      if (!answer.ok()) {
+        response = Unavailable(method, id, backend, std::string(answer.status().message()));
+      } else {
+        response = std::move(*answer);
+        response["id"] = id;  // back to the client's id
+      }
+    }
+    if (stream) {
+      transport::SseEvent ev;
+      ev.event = "message";
+      ev.data = response.dump();
+      stream->Send(std::move(ev));
+      stream->Close();
+      co_return;
+    }
+    co_await Reply(ex, 200, std::move(response));
+  }
+
+  // A call whose backend failed: tools get an isError result naming the backend (a model can read it);
+  // other methods a JSON-RPC error.
+  static Json Unavailable(const std::string& method, const Json& id, const std::string& backend, const std::string& why) {
+    const std::string text = absl::StrCat("backend ", backend, " unavailable: ", why);
+    if (method == "tools/call") {
+      return gateway::MakeResult(id, Json{{"content", Json::array({{{"type", "text"}, {"text", text}}})}, {"isError", true}});
+    }
+    return gateway::MakeError(id, gateway::kInternalError, text);
+  }
+
+  // Idle sessions end after the TTL: real clients never send DELETE.
+  asio::awaitable<void> ExpireSessions() {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto tick = std::min<Clock::duration>(options_.session_ttl / 4 + std::chrono::seconds(1), std::chrono::minutes(1));
+    while (!stopping_) {
+      timer.expires_after(tick);
+      auto [ec] = co_await timer.async_wait(kTuple);
+      if (ec || stopping_) break;
+      std::vector<std::shared_ptr<ClientSession>> expired;
+      {
+        std::lock_guard lock(mu_);
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+          if (it->second->Idle() > options_.session_ttl) {
+            expired.push_back(it->second);
+            it = sessions_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+      }
+      for (auto& s : expired) co_await s->Close();
+    }
+  }
+
+  GatewayOptions options_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::map<std::string, std::shared_ptr<ClientSession>> sessions_;
+  std::map<std::string, std::string> last_health_;  // backend -> last connect error ("" = fine)
+  std::unique_ptr<transport::HttpServer> server_;
+  std::unique_ptr<transport::HttpClient> client_;
+  uint16_t port_ = 0;
+  std::atomic<bool> serving_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> requests_{0};
+  std::atomic<uint64_t> reloads_{0};
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(config::Config config, GatewayOptions options) {
+  auto snap = MakeSnapshot(std::move(config));
+  if (!snap.ok()) return snap.status();
+  return std::unique_ptr<Gateway>(std::make_unique<GatewayImpl>(*snap, std::move(options)));
+}
+
+}  // namespace vmcp

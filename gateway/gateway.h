@@ -1,0 +1,81 @@
+// File: gateway/gateway.h
+//
+// The library's public face: a virtual MCP server built from a loaded config, serving MCP clients on
+// one endpoint in front of the config's backends. No Boost, Beast or OpenSSL here: a host process
+// (the vMCP server, or tests/host) links the library and drives it through this header alone.
+//
+//   auto cfg = config::LoadConfig("/etc/vmcp-config/config.yaml", config::ProcessEnvironment());
+//   auto gw = Gateway::Create(*cfg, {.host = "0.0.0.0", .port = 4483});
+//   absl::StatusOr<uint16_t> port = (*gw)->Start();   // on threads the gateway owns
+//   ...
+//   (*gw)->Reload(new_config);                        // backends added, removed, changed
+//   GatewayStatus status = (*gw)->Status();
+//   (*gw)->Stop(std::chrono::seconds(10));            // graceful
+//
+// Endpoints: `/mcp` (streamable HTTP: POST, GET stream, DELETE), `/health`, `/ping`, `/readyz`,
+// `/status`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "config/config.h"
+
+namespace vmcp {
+
+struct GatewayOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 4483;
+  int threads = 0;  // 0: one per core
+  bool debug = false;
+  // Host header values (host or host:port) accepted besides the defaults. When bound to a loopback
+  // address only local names are accepted by default (DNS-rebinding protection); on other addresses any
+  // Host is accepted unless this list is non-empty.
+  std::vector<std::string> allowed_hosts;
+  // Origin header values accepted besides local origins ("http://localhost:3000"); "*" accepts any.
+  std::vector<std::string> allowed_origins;
+  std::chrono::seconds session_ttl{30 * 60};  // idle client sessions end after this
+  size_t max_body_bytes = 8 * 1024 * 1024;
+  size_t page_size = 1000;                     // items per page of tools/list and friends
+};
+
+struct BackendStatus {
+  std::string name;
+  std::string mode;       // direct | proxy
+  std::string transport;  // streamable-http | sse
+  std::string url;        // credentials masked
+  std::string health;     // healthy | unhealthy | unknown
+  std::string last_error;
+};
+
+struct GatewayStatus {
+  std::string name;
+  std::string group;
+  bool serving = false;
+  uint16_t port = 0;
+  uint64_t active_sessions = 0;
+  uint64_t requests = 0;
+  uint64_t reloads_applied = 0;
+  std::vector<BackendStatus> backends;
+};
+
+class Gateway {
+ public:
+  static absl::StatusOr<std::unique_ptr<Gateway>> Create(config::Config config, GatewayOptions options);
+  virtual ~Gateway() = default;
+
+  // Binds and serves. Returns the bound port (useful with port 0).
+  virtual absl::StatusOr<uint16_t> Start() = 0;
+  // Applies a new config: new sessions use it at once; existing sessions keep their backend sessions
+  // to backends that did not change.
+  virtual absl::Status Reload(config::Config config) = 0;
+  // Graceful: stops accepting, lets in-flight calls finish within `grace`, ends sessions.
+  virtual void Stop(std::chrono::milliseconds grace) = 0;
+  virtual GatewayStatus Status() const = 0;
+};
+
+}  // namespace vmcp

@@ -1,0 +1,341 @@
+// The gateway end to end with real MCP servers (the project's conformance backend and the reference
+// server-everything, both on the official SDK) as backends, driven over HTTP by a raw JSON-RPC client:
+// the session life cycle, aggregation with prefixes, routed calls of every kind, progress relayed on an
+// SSE response, and the documented error for each kind of bad input while the gateway keeps serving.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+
+#include "config/loader.h"
+#include "gateway/gateway.h"
+#include "nlohmann/json.hpp"
+#include "tests/gateway/child_process.h"
+#include "tests/transport/test_io.h"
+#include "transport/client.h"
+#include "transport/sse.h"
+
+namespace vmcp {
+namespace {
+
+using Json = nlohmann::json;
+using testing::ChildProcess;
+using testing::PeersDir;
+using transport::testing::IoThread;
+
+std::unique_ptr<ChildProcess> StartConformanceBackend(int& port) {
+  auto p = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"node", PeersDir() + "/conformance-backend.mjs", "--port", "0"});
+  port = p->WaitForListening();
+  return p;
+}
+
+// A raw MCP client: one session, JSON-RPC over POST, answers read as JSON or SSE.
+class RawMcp {
+ public:
+  RawMcp(IoThread& io, transport::HttpClient& client, uint16_t port)
+      : io_(io), client_(client), url_(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp")) {}
+
+  transport::Response Post(const std::string& body, std::map<std::string, std::string> headers = {}) {
+    transport::Request req;
+    req.method = "POST";
+    req.headers.Set("Content-Type", "application/json");
+    req.headers.Set("Accept", "application/json, text/event-stream");
+    if (!session.empty()) req.headers.Set("Mcp-Session-Id", session);
+    for (auto& [k, v] : headers) req.headers.Set(k, v);
+    req.body = body;
+    auto r = io_.Run(client_.Send(url_, std::move(req), {}, std::chrono::seconds(60)));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : transport::Response{599, {}, r.status().ToString()};
+  }
+
+  // Sends a request; returns the response message (the last JSON-RPC response on an SSE body) and
+  // collects the other messages of an SSE body in `streamed`.
+  Json Request(const std::string& method, Json params, std::vector<Json>* streamed = nullptr,
+               std::map<std::string, std::string> headers = {}) {
+    Json m{{"jsonrpc", "2.0"}, {"id", ++next_id_}, {"method", method}, {"params", std::move(params)}};
+    last = Post(m.dump(), std::move(headers));
+    return Decode(last, streamed);
+  }
+
+  static Json Decode(const transport::Response& r, std::vector<Json>* streamed) {
+    auto ct = r.headers.Get("Content-Type");
+    if (ct && ct->find("text/event-stream") != std::string_view::npos) {
+      transport::SseParser parser;
+      std::vector<transport::SseEvent> events;
+      EXPECT_TRUE(parser.Feed(r.body, events).ok());
+      Json response;
+      for (auto& ev : events) {
+        Json m = Json::parse(ev.data, nullptr, false);
+        if (m.contains("result") || m.contains("error")) {
+          response = m;
+        } else if (streamed) {
+          streamed->push_back(m);
+        }
+      }
+      return response;
+    }
+    return Json::parse(r.body, nullptr, false);
+  }
+
+  Json Initialize() {
+    Json r = Request("initialize", {{"protocolVersion", "2025-11-25"},
+                                    {"capabilities", Json::object()},
+                                    {"clientInfo", {{"name", "e2e"}, {"version", "1"}}}});
+    if (auto sid = last.headers.Get("Mcp-Session-Id")) session = std::string(*sid);
+    Post(R"({"jsonrpc":"2.0","method":"notifications/initialized"})");
+    return r;
+  }
+
+  std::string session;
+  transport::Response last;
+
+ private:
+  IoThread& io_;
+  transport::HttpClient& client_;
+  transport::Url url_;
+  int next_id_ = 0;
+};
+
+std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port) {
+  config::MapEnvironment env;
+  auto loaded = config::LoadConfigText(yaml, env);
+  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
+  GatewayOptions options;
+  options.port = 0;
+  options.threads = 2;
+  auto gw = Gateway::Create(std::move(*loaded.config), options);
+  EXPECT_TRUE(gw.ok()) << gw.status();
+  auto bound = (*gw)->Start();
+  EXPECT_TRUE(bound.ok()) << bound.status();
+  port = *bound;
+  return std::move(*gw);
+}
+
+std::string Config(const std::string& backends, const std::string& aggregation) {
+  return "name: e2e-vmcp\ngroupRef: e2e\nbackends:\n" + backends +
+         "incomingAuth:\n  type: anonymous\noutgoingAuth:\n  source: inline\naggregation:\n" + aggregation;
+}
+
+std::string Backend(const std::string& name, int port, const std::string& path = "/mcp",
+                    const std::string& transport = "streamable-http") {
+  return "  - name: " + name + "\n    url: http://127.0.0.1:" + std::to_string(port) + path + "\n    transport: " +
+         transport + "\n";
+}
+
+const char kBare[] = "  conflictResolution: priority\n  conflictResolutionConfig:\n    priorityOrder: [conf]\n";
+const char kPrefix[] = "  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n";
+
+class GatewayE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
+    backend_ = StartConformanceBackend(backend_port_);
+    ASSERT_GT(backend_port_, 0) << "the conformance backend did not start: " << backend_->output();
+  }
+
+  std::unique_ptr<ChildProcess> backend_;
+  int backend_port_ = 0;
+  IoThread io_{1};
+  transport::HttpClient client_{io_.executor()};
+};
+
+TEST_F(GatewayE2E, SessionListAndCallsWithBareNames) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  RawMcp mcp(io_, client_, port);
+  Json init = mcp.Initialize();
+  ASSERT_EQ(mcp.last.status, 200) << mcp.last.body;
+  EXPECT_EQ(init["result"]["protocolVersion"], "2025-11-25");
+  EXPECT_EQ(init["result"]["serverInfo"]["name"], "e2e-vmcp");
+  EXPECT_TRUE(init["result"]["capabilities"].contains("tools"));
+  ASSERT_EQ(mcp.session.size(), 32u);
+
+  Json tools = mcp.Request("tools/list", Json::object());
+  std::set<std::string> names;
+  for (const Json& t : tools["result"]["tools"]) names.insert(t["name"]);
+  EXPECT_TRUE(names.count("test_simple_text")) << tools.dump();
+  EXPECT_TRUE(names.count("json_schema_2020_12_tool"));
+
+  Json call = mcp.Request("tools/call", {{"name", "test_simple_text"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(call.contains("result")) << call.dump();
+  EXPECT_EQ(call["result"]["content"][0]["type"], "text");
+  EXPECT_EQ(call["id"], 3);
+
+  Json read = mcp.Request("resources/read", {{"uri", "test://static-text"}});
+  ASSERT_TRUE(read.contains("result")) << read.dump();
+  EXPECT_EQ(read["result"]["contents"][0]["uri"], "test://static-text");
+  Json templated = mcp.Request("resources/read", {{"uri", "test://template/42/data"}});
+  ASSERT_TRUE(templated.contains("result")) << templated.dump();
+  Json prompt = mcp.Request("prompts/get", {{"name", "test_prompt_with_arguments"}, {"arguments", {{"arg1", "a"}, {"arg2", "b"}}}});
+  ASSERT_TRUE(prompt.contains("result")) << prompt.dump();
+  Json ping = mcp.Request("ping", Json::object());
+  EXPECT_EQ(ping["result"], Json::object());
+
+  // Progress notifications reach the client on the call's SSE stream, before the result.
+  std::vector<Json> streamed;
+  Json progress = mcp.Request("tools/call",
+                              {{"name", "test_tool_with_progress"}, {"arguments", Json::object()}, {"_meta", {{"progressToken", "p1"}}}},
+                              &streamed);
+  ASSERT_TRUE(progress.contains("result")) << progress.dump();
+  int progress_count = 0;
+  for (const Json& m : streamed) {
+    if (m["method"] == "notifications/progress") {
+      EXPECT_EQ(m["params"]["progressToken"], "p1");
+      ++progress_count;
+    }
+  }
+  EXPECT_GE(progress_count, 1) << mcp.last.body;
+
+  // DELETE ends the session; it is unknown afterwards.
+  transport::Request del;
+  del.method = "DELETE";
+  del.headers.Set("Mcp-Session-Id", mcp.session);
+  auto deleted = io_.Run(client_.Send(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp"), std::move(del), {}));
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->status, 200);
+  mcp.Request("tools/list", Json::object());
+  EXPECT_EQ(mcp.last.status, 404);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, PrefixedNamesRouteBackToTheBackend) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kPrefix), port);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  Json tools = mcp.Request("tools/list", Json::object());
+  std::set<std::string> names;
+  for (const Json& t : tools["result"]["tools"]) names.insert(t["name"]);
+  EXPECT_TRUE(names.count("conf_test_simple_text")) << tools.dump();
+  EXPECT_FALSE(names.count("test_simple_text"));
+  Json call = mcp.Request("tools/call", {{"name", "conf_test_simple_text"}, {"arguments", Json::object()}},
+                          nullptr, {{"Accept", "application/json"}});
+  ASSERT_TRUE(call.contains("result")) << call.dump();
+  EXPECT_EQ(mcp.last.headers.Get("Content-Type"), "application/json");
+  Json unprefixed = mcp.Request("tools/call", {{"name", "test_simple_text"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(unprefixed.contains("error")) << unprefixed.dump();
+  EXPECT_EQ(unprefixed["error"]["code"], -32602);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, BadInputGetsItsDocumentedErrorAndTheGatewayKeepsServing) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+
+  auto malformed = mcp.Post("{not json");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(Json::parse(malformed.body)["error"]["code"], -32700);
+
+  auto batch = mcp.Post(R"([{"jsonrpc":"2.0","id":1,"method":"ping"}])");
+  EXPECT_EQ(batch.status, 400);
+  EXPECT_EQ(Json::parse(batch.body)["error"]["code"], -32600);
+
+  auto not_rpc = mcp.Post(R"({"hello":"world"})");
+  EXPECT_EQ(not_rpc.status, 400);
+  EXPECT_EQ(Json::parse(not_rpc.body)["error"]["code"], -32600);
+
+  auto wrong_session = mcp.Post(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})", {{"Mcp-Session-Id", "deadbeef"}});
+  EXPECT_EQ(wrong_session.status, 404);
+
+  RawMcp no_session(io_, client_, port);
+  auto missing = no_session.Post(R"({"jsonrpc":"2.0","id":1,"method":"tools/list"})");
+  EXPECT_EQ(missing.status, 400);
+
+  auto bad_version = mcp.Post(R"({"jsonrpc":"2.0","id":1,"method":"ping"})", {{"MCP-Protocol-Version", "1999-01-01"}});
+  EXPECT_EQ(bad_version.status, 400);
+
+  auto evil_host = mcp.Post(R"({"jsonrpc":"2.0","id":1,"method":"ping"})", {{"Host", "evil.example.com"}});
+  EXPECT_EQ(evil_host.status, 403);
+  auto evil_origin = mcp.Post(R"({"jsonrpc":"2.0","id":1,"method":"ping"})", {{"Origin", "http://evil.example.com"}});
+  EXPECT_EQ(evil_origin.status, 403);
+
+  auto oversize = mcp.Post(std::string(9 * 1024 * 1024, ' '));
+  EXPECT_EQ(oversize.status, 413);
+
+  Json unknown_tool = mcp.Request("tools/call", {{"name", "no_such_tool"}});
+  EXPECT_EQ(unknown_tool["error"]["code"], -32602);
+  Json unknown_prompt = mcp.Request("prompts/get", {{"name", "no_such_prompt"}});
+  EXPECT_EQ(unknown_prompt["error"]["code"], -32602);
+  Json unknown_resource = mcp.Request("resources/read", {{"uri", "test://nope"}});
+  EXPECT_EQ(unknown_resource["error"]["code"], -32002);
+  Json unknown_method = mcp.Request("no/such/method", Json::object());
+  EXPECT_EQ(unknown_method["error"]["code"], -32601);
+  Json bad_cursor = mcp.Request("tools/list", {{"cursor", "!!!"}});
+  EXPECT_EQ(bad_cursor["error"]["code"], -32602);
+
+  // Still serving.
+  Json ok = mcp.Request("tools/call", {{"name", "test_simple_text"}, {"arguments", Json::object()}});
+  EXPECT_TRUE(ok.contains("result")) << ok.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, DownBackendGivesAnIsErrorResultNamingIt) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kPrefix), port);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  backend_->Terminate();  // the backend goes away mid-session
+  Json call = mcp.Request("tools/call", {{"name", "conf_test_simple_text"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(call.contains("result")) << call.dump();
+  EXPECT_EQ(call["result"]["isError"], true);
+  EXPECT_NE(call["result"]["content"][0]["text"].get<std::string>().find("backend conf unavailable"), std::string::npos)
+      << call.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, TwoHundredConcurrentSessionsGetTheirOwnAnswers) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  IoThread io(2);
+  transport::ClientOptions copt;
+  copt.max_connections_per_origin = 256;
+  transport::HttpClient client(io.executor(), copt);
+  std::vector<std::future<bool>> results;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 200; ++i) {
+    results.push_back(std::async(std::launch::async, [&, i] {
+      RawMcp mcp(io, client, port);
+      Json init = mcp.Initialize();
+      if (!init.contains("result")) return false;
+      // Each session asks for its own prompt arguments and must get exactly those back.
+      const std::string a = "client-" + std::to_string(i);
+      Json r = mcp.Request("prompts/get", {{"name", "test_prompt_with_arguments"}, {"arguments", {{"arg1", a}, {"arg2", "x"}}}});
+      return r.dump().find(a) != std::string::npos && r["id"] == 2;
+    }));
+  }
+  for (auto& r : results) {
+    if (!r.get()) ++failures;
+  }
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(gw->Status().active_sessions, 200u);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, HealthStatusAndReadiness) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  for (const char* path : {"/health", "/ping"}) {
+    auto r = io_.Run(client_.Send(*transport::ParseUrl(base + path), transport::Request{}, {}));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(Json::parse(r->body), Json({{"status", "ok"}}));
+  }
+  auto ready = io_.Run(client_.Send(*transport::ParseUrl(base + "/readyz"), transport::Request{}, {}));
+  EXPECT_EQ(Json::parse(ready->body)["status"], "ready");
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  auto status = io_.Run(client_.Send(*transport::ParseUrl(base + "/status"), transport::Request{}, {}));
+  Json s = Json::parse(status->body);
+  EXPECT_EQ(s["group_ref"], "e2e");
+  EXPECT_EQ(s["backends"][0]["name"], "conf");
+  EXPECT_EQ(s["backends"][0]["health"], "healthy");
+  EXPECT_EQ(s["healthy"], true);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace vmcp
