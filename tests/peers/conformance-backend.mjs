@@ -168,7 +168,9 @@ function createServer(ctx) {
             params: { progressToken: token, progress, total: 100, message: `Completed ${progress} of 100` },
           });
         }
-        if (progress < 100) await sleep(50);
+        // Also wait after the last one: the SDK client runs notification handlers a microtask after
+        // it settles a response, so a final progress event in the same read as the result is lost.
+        await sleep(50);
       }
       return text(`Progress tool completed (token ${token === undefined ? 'none' : JSON.stringify(token)})`);
     },

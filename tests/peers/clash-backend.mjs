@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// A second small MCP backend (SDK, streamable HTTP) whose names clash with server-everything's, for
+// conflict-resolution tests: tools `echo` and `get-sum` (same names and argument shapes as
+// server-everything's), a unique tool `clash-only`, the prompt `simple-prompt` (also a
+// server-everything prompt name) and one resource `clash://info`. Every answer starts with the
+// backend's label ("clash" unless --label says otherwise), so a test can tell which backend answered:
+//   echo {message:"hi"}   -> "clash: echo: hi"            (server-everything: "Echo: hi")
+//   get-sum {a:2,b:3}     -> "clash: get-sum: 5"          (server-everything: "The sum of 2 and 3 is 5.")
+//   clash-only {}         -> "clash: clash-only"
+//   prompt simple-prompt  -> user message "clash: simple-prompt"
+//   resources/read clash://info -> "clash: resource clash://info"
+//
+//   node tests/peers/clash-backend.mjs --port N [--label NAME] [--host 127.0.0.1] [--verbose]
+//
+// Prints `LISTENING <port>` on stdout when ready; serves POST/GET/DELETE /mcp with sessions and the
+// same DNS-rebinding protection as conformance-backend.mjs.
+
+import { z } from 'zod';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { serveStreamable } from './lib/streamable-host.mjs';
+
+const argv = process.argv.slice(2);
+let label = 'clash';
+const rest = [];
+for (let i = 0; i < argv.length; i++) {
+  if (argv[i] === '--label') label = argv[++i];
+  else if (argv[i].startsWith('--label=')) label = argv[i].slice(8);
+  else rest.push(argv[i]);
+}
+if (!label) {
+  console.error('clash-backend: --label needs a value');
+  process.exit(2);
+}
+
+function createServer() {
+  const mcp = new McpServer({ name: `vmcp-${label}-backend`, version: '1.0.0' }, { capabilities: { logging: {} } });
+  const text = (t) => ({ content: [{ type: 'text', text: `${label}: ${t}` }] });
+
+  mcp.registerTool(
+    'echo',
+    { description: `Echoes back the input (${label} backend)`, inputSchema: { message: z.string().describe('Message to echo') } },
+    async ({ message }) => text(`echo: ${message}`),
+  );
+  mcp.registerTool(
+    'get-sum',
+    {
+      description: `Returns the sum of two numbers (${label} backend)`,
+      inputSchema: { a: z.number().describe('First number'), b: z.number().describe('Second number') },
+    },
+    async ({ a, b }) => text(`get-sum: ${a + b}`),
+  );
+  mcp.registerTool(
+    'clash-only',
+    { description: `A tool only the ${label} backend has`, inputSchema: { note: z.string().optional() } },
+    async ({ note }) => text(note === undefined ? 'clash-only' : `clash-only: ${note}`),
+  );
+  mcp.registerPrompt('simple-prompt', { description: `A prompt without arguments (${label} backend)` }, async () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: `${label}: simple-prompt` } }],
+  }));
+  mcp.registerResource(
+    'clash-info',
+    'clash://info',
+    { description: `Which backend this is (${label})`, mimeType: 'text/plain' },
+    async (uri) => ({ contents: [{ uri: uri.href, mimeType: 'text/plain', text: `${label}: resource ${uri.href}` }] }),
+  );
+  return mcp;
+}
+
+try {
+  await serveStreamable({ name: `${label}-backend`, createServer, argv: rest });
+} catch (e) {
+  console.error(`clash-backend: ${e.message}`);
+  process.exit(2);
+}
