@@ -167,7 +167,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
     if (closed_) co_return Failure("session closed");
-    Json request = MakeRequest(NextId(), std::move(method), std::move(params));
+    const int64_t id = NextId();
+    if (call_events) call_events->OnCallSent(name(), id);
+    Json request = MakeRequest(id, std::move(method), std::move(params));
     co_return co_await Post(std::move(request), std::move(call_events), false);
   }
 
@@ -389,6 +391,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
                                              std::shared_ptr<BackendEvents> call_events) override {
     if (closed_) co_return Failure("session closed");
     const int64_t id = NextId();
+    if (call_events) call_events->OnCallSent(name(), id);
     auto channel = std::make_shared<Channel>(co_await asio::this_coro::executor, 1);
     {
       std::lock_guard lock(pending_mu_);

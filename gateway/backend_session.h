@@ -41,6 +41,8 @@ class BackendEvents {
     Json error;  // null when `result` is the answer
   };
   virtual boost::asio::awaitable<Answer> OnRequest(const std::string& backend, Json request) = 0;
+  // The id a call was sent with (so a client's notifications/cancelled can name it to the backend).
+  virtual void OnCallSent(const std::string& backend, int64_t backend_id) {}
 };
 
 // Where and how to reach one backend.

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <deque>
 #include <map>
+#include <optional>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -126,6 +127,50 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 
   std::string protocol_version;
   Json client_capabilities = Json::object();
+  bool legacy = false;  // an HTTP+SSE (2024-11-05) session: lives as long as its GET /sse stream
+
+  // Calls in flight, by the client's request id (JSON text): the backend and the id it knows the call by,
+  // so a client's notifications/cancelled reaches the right backend under the right id, and a channel
+  // that ends the client's wait.
+  struct CallInFlight {
+    std::string backend;
+    int64_t backend_id = -1;
+    std::shared_ptr<Channel> cancel;
+  };
+  std::shared_ptr<Channel> BeginCall(const std::string& client_id, asio::any_io_executor ex) {
+    auto cancel = std::make_shared<Channel>(ex, 1);
+    std::lock_guard lock(mu_);
+    calls_[client_id] = CallInFlight{"", -1, cancel};
+    return cancel;
+  }
+  void CallSent(const std::string& client_id, const std::string& backend, int64_t backend_id) {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(client_id);
+    if (it == calls_.end()) return;
+    it->second.backend = backend;
+    it->second.backend_id = backend_id;
+  }
+  void ForgetCall(const std::string& client_id) {
+    std::lock_guard lock(mu_);
+    calls_.erase(client_id);
+  }
+  std::optional<CallInFlight> FindCall(const std::string& client_id) {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(client_id);
+    if (it == calls_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // What a connected backend declared in its initialize result (empty when not connected).
+  Json BackendCapabilities(const std::string& name) {
+    auto b = Backend(name);
+    return b ? b->capabilities() : Json::object();
+  }
+
+  bool HasOpenStream() {
+    std::lock_guard lock(mu_);
+    return standalone_ && !standalone_->closed();
+  }
 
   // --- backends and the catalogue ---
 
@@ -365,6 +410,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   std::shared_ptr<SseStream> standalone_;
   std::deque<Json> waiting_;
   std::map<std::string, std::shared_ptr<Channel>> awaiting_;
+  std::map<std::string, CallInFlight> calls_;
   std::atomic<uint64_t> event_counter_{0};
   std::atomic<uint64_t> request_counter_{0};
 };
@@ -372,8 +418,11 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 // What a backend sends during one call: to the call's own client stream when it has one.
 class CallEvents final : public BackendEvents {
  public:
-  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream)
-      : session_(std::move(session)), stream_(std::move(stream)) {}
+  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream, std::string client_id)
+      : session_(std::move(session)), stream_(std::move(stream)), client_id_(std::move(client_id)) {}
+  void OnCallSent(const std::string& backend, int64_t backend_id) override {
+    session_->CallSent(client_id_, backend, backend_id);
+  }
   void OnNotification(const std::string&, Json n) override { session_->SendToClient(n, stream_); }
   asio::awaitable<Answer> OnRequest(const std::string&, Json request) override {
     co_return co_await session_->AskClient(std::move(request), stream_);
@@ -382,6 +431,7 @@ class CallEvents final : public BackendEvents {
  private:
   std::shared_ptr<ClientSession> session_;
   std::shared_ptr<SseStream> stream_;
+  std::string client_id_;
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -482,7 +532,7 @@ class GatewayImpl final : public Gateway {
       co_await ex.Respond(std::move(r));
       co_return;
     }
-    if (path == "/mcp" || path == "/") {
+    if (path == "/mcp" || path == "/" || path == "/sse" || path == "/messages" || path == "/message") {
       co_await HandleMcp(ex);
       co_return;
     }
@@ -561,6 +611,25 @@ class GatewayImpl final : public Gateway {
       co_await Reply(ex, 403, std::move(e));
       co_return;
     }
+    const std::string path(req.Path());
+    if (path == "/sse") {
+      if (req.method == "GET") {
+        co_await HandleLegacyStream(ex);
+      } else {
+        Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use GET on /sse");
+        co_await Reply(ex, 405, std::move(e));
+      }
+      co_return;
+    }
+    if (path == "/messages" || path == "/message") {
+      if (req.method == "POST") {
+        co_await HandleLegacyPost(ex);
+      } else {
+        Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use POST on /messages");
+        co_await Reply(ex, 405, std::move(e));
+      }
+      co_return;
+    }
     if (req.method == "GET") {
       co_await HandleGet(ex);
       co_return;
@@ -613,7 +682,7 @@ class GatewayImpl final : public Gateway {
       co_return nullptr;
     }
     auto session = FindSession(std::string(*header));
-    if (!session) {
+    if (!session || session->legacy) {
       Json e = gateway::MakeError(id, -32001, "Session not found");
       co_await Reply(ex, 404, std::move(e));
       co_return nullptr;
@@ -628,60 +697,188 @@ class GatewayImpl final : public Gateway {
     co_return session;
   }
 
-  asio::awaitable<void> HandlePost(Exchange& ex) {
-    const transport::Request& req = ex.request();
-    Json message = Json::parse(req.body, nullptr, false);
+  // Parses a POSTed JSON-RPC message. On failure answers 400 with the JSON-RPC error and returns null.
+  asio::awaitable<std::optional<Json>> ParseMessage(Exchange& ex) {
+    Json message = Json::parse(ex.request().body, nullptr, false);
     if (message.is_discarded()) {
       Json e = gateway::MakeError(nullptr, gateway::kParseError, "Parse error: the body is not valid JSON");
       co_await Reply(ex, 400, std::move(e));
-      co_return;
+      co_return std::nullopt;
     }
     if (message.is_array()) {
       Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Invalid Request: batch requests are not supported");
       co_await Reply(ex, 400, std::move(e));
-      co_return;
+      co_return std::nullopt;
     }
-    const gateway::MessageKind kind = gateway::Classify(message);
-    if (kind == gateway::MessageKind::kInvalid) {
+    if (gateway::Classify(message) == gateway::MessageKind::kInvalid) {
       const Json id = message.is_object() && message.contains("id") ? message["id"] : Json();
       Json e = gateway::MakeError(id, gateway::kInvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message");
       co_await Reply(ex, 400, std::move(e));
-      co_return;
+      co_return std::nullopt;
     }
+    co_return message;
+  }
+
+  std::shared_ptr<ClientSession> NewSession(bool legacy) {
+    auto session = std::make_shared<ClientSession>(RandomSessionId(), snapshot());
+    session->executor_ = server_->executor();
+    session->legacy = legacy;
+    return session;
+  }
+
+  asio::awaitable<void> HandlePost(Exchange& ex) {
+    auto parsed = co_await ParseMessage(ex);
+    if (!parsed) co_return;
+    Json message = std::move(*parsed);
+    const gateway::MessageKind kind = gateway::Classify(message);
     if (kind == gateway::MessageKind::kRequest && message["method"] == "initialize") {
-      co_await Initialize(ex, std::move(message));
+      auto session = NewSession(false);
+      Json body = co_await InitializeSession(session, std::move(message));
+      std::string session_header;
+      if (body.contains("result")) {
+        session_header = session->id();
+        std::lock_guard lock(mu_);
+        sessions_[session->id()] = session;
+      }
+      co_await Reply(ex, 200, std::move(body), session_header);
       co_return;
     }
     const Json id = kind == gateway::MessageKind::kRequest ? message["id"] : Json();
     auto session = co_await RequireSession(ex, id);
     if (!session) co_return;
-    if (kind == gateway::MessageKind::kResponse) {
-      session->TakeAnswer(message);
+    if (kind != gateway::MessageKind::kRequest) {
+      if (kind == gateway::MessageKind::kResponse) {
+        session->TakeAnswer(message);
+      } else {
+        co_await ForwardNotification(session, message);
+      }
       Response accepted;
       accepted.status = 202;
       co_await ex.Respond(std::move(accepted));
+      co_return;
+    }
+    // A tool call may relay progress, logs or requests to the client while it runs: it is answered as an
+    // SSE stream when the client takes one, and the call continues after this handler has returned (the
+    // stream's events are written as they come).
+    const bool accepts_sse =
+        ex.request().headers.Get("Accept").value_or("").find("text/event-stream") != std::string_view::npos;
+    if (accepts_sse && message["method"] == "tools/call") {
+      auto opened = co_await ex.StartSse();
+      if (!opened.ok()) co_return;
+      asio::co_spawn(server_->executor(), AnswerOnStream(session, std::move(message), *opened), asio::detached);
+      co_return;
+    }
+    Json response = co_await Dispatch(session, std::move(message), nullptr);
+    if (response.is_null()) {  // the client cancelled the call: nothing to answer
+      Response accepted;
+      accepted.status = 202;
+      co_await ex.Respond(std::move(accepted));
+      co_return;
+    }
+    co_await Reply(ex, 200, std::move(response));
+  }
+
+  asio::awaitable<void> AnswerOnStream(std::shared_ptr<ClientSession> session, Json message,
+                                       std::shared_ptr<SseStream> stream) {
+    Json response = co_await Dispatch(session, std::move(message), stream);
+    if (!response.is_null()) session->Deliver(response, stream);  // (null: the client cancelled the call)
+    stream->Close();
+  }
+
+  // --- legacy HTTP+SSE (2024-11-05): GET /sse opens the session's stream, POST /messages?sessionId= ---
+
+  asio::awaitable<void> HandleLegacyStream(Exchange& ex) {
+    if (ex.request().headers.Get("Accept").value_or("text/event-stream").find("text/event-stream") == std::string_view::npos &&
+        ex.request().headers.Get("Accept").value_or("") != "*/*") {
+      Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Not Acceptable: Client must accept text/event-stream");
+      co_await Reply(ex, 406, std::move(e));
+      co_return;
+    }
+    auto session = NewSession(true);
+    auto opened = co_await ex.StartSse();
+    if (!opened.ok()) co_return;
+    std::shared_ptr<SseStream> stream = *opened;
+    transport::SseEvent endpoint;
+    endpoint.event = "endpoint";
+    endpoint.data = absl::StrCat("/messages?sessionId=", session->id());
+    stream->Send(std::move(endpoint));
+    session->AttachStandalone(stream);
+    {
+      std::lock_guard lock(mu_);
+      sessions_[session->id()] = session;
+    }
+    // The session lives as long as its stream.
+    std::weak_ptr<ClientSession> weak = session;
+    stream->OnClosed([this, weak] {
+      auto s = weak.lock();
+      if (!s) return;
+      {
+        std::lock_guard lock(mu_);
+        sessions_.erase(s->id());
+      }
+      asio::co_spawn(s->executor_, s->Close(), asio::detached);
+    });
+  }
+
+  asio::awaitable<void> HandleLegacyPost(Exchange& ex) {
+    const auto sid = ex.request().QueryParam("sessionId");
+    if (!sid || sid->empty()) {
+      Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Bad Request: sessionId query parameter is required");
+      co_await Reply(ex, 400, std::move(e));
+      co_return;
+    }
+    auto session = FindSession(*sid);
+    if (!session || !session->legacy) {
+      Json e = gateway::MakeError(nullptr, -32001, "Session not found");
+      co_await Reply(ex, 404, std::move(e));
+      co_return;
+    }
+    session->Touch();
+    auto parsed = co_await ParseMessage(ex);
+    if (!parsed) co_return;
+    Response accepted;
+    accepted.status = 202;
+    accepted.headers.Set("Content-Type", "text/plain");
+    accepted.body = "Accepted";
+    co_await ex.Respond(std::move(accepted));
+    // Answers travel on the session's stream.
+    asio::co_spawn(server_->executor(), ProcessLegacy(session, std::move(*parsed)), asio::detached);
+  }
+
+  asio::awaitable<void> ProcessLegacy(std::shared_ptr<ClientSession> session, Json message) {
+    const gateway::MessageKind kind = gateway::Classify(message);
+    if (kind == gateway::MessageKind::kResponse) {
+      session->TakeAnswer(message);
       co_return;
     }
     if (kind == gateway::MessageKind::kNotification) {
       co_await ForwardNotification(session, message);
-      Response accepted;
-      accepted.status = 202;
-      co_await ex.Respond(std::move(accepted));
       co_return;
     }
-    co_await HandleRequest(ex, session, std::move(message));
+    Json response;
+    if (message["method"] == "initialize") {
+      response = co_await InitializeSession(session, std::move(message));
+    } else {
+      response = co_await Dispatch(session, std::move(message), nullptr);
+    }
+    if (!response.is_null()) session->SendToClient(response, nullptr);
   }
 
-  asio::awaitable<void> Initialize(Exchange& ex, Json message) {
-    const Json params = message.value("params", Json::object());
-    auto session = std::make_shared<ClientSession>(RandomSessionId(), snapshot());
-    session->executor_ = server_->executor();
+  // --- the MCP methods ---
+
+  asio::awaitable<Json> InitializeSession(std::shared_ptr<ClientSession> session, Json message) {
+    const Json id = message["id"];
+    const Json params = message.contains("params") ? message["params"] : Json::object();
+    if (!params.is_object() || (params.contains("protocolVersion") && !params["protocolVersion"].is_string()) ||
+        (params.contains("capabilities") && !params["capabilities"].is_object())) {
+      co_return gateway::MakeError(id, gateway::kInvalidParams,
+                                   "Invalid params: initialize needs {protocolVersion: string, capabilities: object}");
+    }
     session->protocol_version = gateway::NegotiateProtocolVersion(params.value("protocolVersion", std::string()));
     session->client_capabilities = params.value("capabilities", Json::object());
     co_await session->Connect(*client_);
     {
       std::lock_guard lock(mu_);
-      sessions_[session->id()] = session;
       for (const BackendTarget& t : session->snapshot().targets) last_health_[t.name] = "";
       for (const auto& [name, error] : session->Failures()) last_health_[name] = error;
     }
@@ -693,65 +890,89 @@ class GatewayImpl final : public Gateway {
                   {"logging", Json::object()},
                   {"completions", Json::object()}}},
                 {"serverInfo", {{"name", session->snapshot().cfg.name}, {"version", "0.1.0"}}}};
-    Json body = gateway::MakeResult(message["id"], std::move(result));
-    co_await Reply(ex, 200, std::move(body), session->id());
+    co_return gateway::MakeResult(id, std::move(result));
   }
 
   asio::awaitable<void> ForwardNotification(std::shared_ptr<ClientSession> session, const Json& message) {
     const std::string method = message["method"];
+    const Json params = message.value("params", Json());
     if (method == "notifications/roots/list_changed") {
       for (const BackendTarget& t : session->snapshot().targets) {
         if (auto b = session->Backend(t.name)) {
           std::string m = method;
-          Json p = message.value("params", Json());
+          Json p = params;
           co_await b->Notify(std::move(m), std::move(p));
         }
       }
+    } else if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId")) {
+      // To the backend that holds the request, under the id that backend knows it by.
+      if (auto call = session->FindCall(params["requestId"].dump())) {
+        if (call->backend_id >= 0) {
+          if (auto b = session->Backend(call->backend)) {
+            Json p = params;
+            p["requestId"] = call->backend_id;
+            std::string m = method;
+            co_await b->Notify(std::move(m), std::move(p));
+          }
+        }
+        call->cancel->try_send(boost::system::error_code{}, Json());
+      }
     }
-    // notifications/initialized needs nothing; cancellation is best effort (the call ends on its own).
+    // notifications/initialized needs nothing: backends were initialized with the session.
     co_return;
   }
 
-  // --- requests ---
+  // Answers one client request. What backends send while it runs goes to `stream` when there is one.
+  // Malformed params (a name that is not a string, ...) are -32602 errors, never an exception out.
+  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
+    const Json id = message["id"];
+    std::string problem;
+    try {
+      co_return co_await Route(session, std::move(message), std::move(stream));
+    } catch (const Json::exception& e) {
+      problem = e.what();
+    }
+    co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
+  }
 
-  asio::awaitable<void> HandleRequest(Exchange& ex, std::shared_ptr<ClientSession> session, Json message) {
+  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
     const std::string method = message["method"];
     const Json id = message["id"];
-    const Json params = message.value("params", Json::object());
-    if (method == "ping") {
-      Json body = gateway::MakeResult(id, Json::object());
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
+    const Json params = message.contains("params") ? message["params"] : Json::object();
+    if (!params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
+    if (method == "ping") co_return gateway::MakeResult(id, Json::object());
+    if (method == "initialize") {
+      co_return gateway::MakeError(id, gateway::kInvalidRequest, "Invalid Request: the session is already initialized");
     }
     auto catalogue = session->catalogue();
     auto list = [&](gateway::ListKind kind, const std::vector<Json>& items, const char* key) -> Json {
-      auto page = gateway::Page(kind, items, params.value("cursor", std::string()), options_.page_size);
+      // partialFailureMode `fail` (the default): a list is an error while a backend is unavailable;
+      // `best_effort`: what the available backends offer.
+      if (!BestEffort(session->snapshot().cfg)) {
+        for (const auto& [name, why] : session->Failures()) {
+          return gateway::MakeError(id, gateway::kInternalError,
+                                    absl::StrCat("backend ", name, " unavailable: ", why,
+                                                 " (operational.failureHandling.partialFailureMode is fail)"));
+        }
+      }
+      const Json cursor = params.contains("cursor") ? params["cursor"] : Json("");
+      if (!cursor.is_string()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: cursor must be a string");
+      auto page = gateway::Page(kind, items, cursor.get<std::string>(), options_.page_size);
       if (!page.ok()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: invalid cursor");
       Json result{{key, page->items}};
       if (!page->next_cursor.empty()) result["nextCursor"] = page->next_cursor;
       return gateway::MakeResult(id, std::move(result));
     };
-    if (method == "tools/list") {
-      Json body = list(gateway::ListKind::kTools, catalogue->tools(), "tools");
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
-    }
-    if (method == "resources/list") {
-      Json body = list(gateway::ListKind::kResources, catalogue->resources(), "resources");
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
-    }
+    if (method == "tools/list") co_return list(gateway::ListKind::kTools, catalogue->tools(), "tools");
+    if (method == "resources/list") co_return list(gateway::ListKind::kResources, catalogue->resources(), "resources");
     if (method == "resources/templates/list") {
-      Json body = list(gateway::ListKind::kResourceTemplates, catalogue->resource_templates(), "resourceTemplates");
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
+      co_return list(gateway::ListKind::kResourceTemplates, catalogue->resource_templates(), "resourceTemplates");
     }
-    if (method == "prompts/list") {
-      Json body = list(gateway::ListKind::kPrompts, catalogue->prompts(), "prompts");
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
-    }
+    if (method == "prompts/list") co_return list(gateway::ListKind::kPrompts, catalogue->prompts(), "prompts");
     if (method == "logging/setLevel") {
+      if (!params.contains("level") || !params["level"].is_string()) {
+        co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: level must be a string");
+      }
       // Applied to every backend that logs.
       for (const BackendTarget& t : session->snapshot().targets) {
         auto b = session->Backend(t.name);
@@ -761,49 +982,45 @@ class GatewayImpl final : public Gateway {
         std::shared_ptr<BackendEvents> none;
         co_await b->Call(std::move(m), std::move(p), none);
       }
-      Json body = gateway::MakeResult(id, Json::object());
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
+      co_return gateway::MakeResult(id, Json::object());
     }
 
     // Routed requests: find the backend and the backend's own name.
+    auto text = [&](const char* key) -> std::string {
+      return params.contains(key) && params[key].is_string() ? params[key].get<std::string>() : std::string();
+    };
     std::string backend;
     Json forwarded = params;
     if (method == "tools/call") {
-      const gateway::ToolRoute* route = catalogue->ResolveTool(params.value("name", std::string()));
+      const gateway::ToolRoute* route = catalogue->ResolveTool(text("name"));
       if (route == nullptr || !route->advertised) {
-        Json body = gateway::MakeError(id, gateway::kInvalidParams,
-                                       absl::StrCat("Unknown tool: ", params.value("name", std::string())));
-        co_await Reply(ex, 200, std::move(body));
-        co_return;
+        co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown tool: ", text("name")));
+      }
+      if (params.contains("arguments") && !params["arguments"].is_object()) {
+        co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: arguments must be an object");
       }
       backend = route->backend;
       forwarded["name"] = route->original_name;
-      if (params.contains("arguments") && !params["arguments"].is_object()) {
-        Json body = gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: arguments must be an object");
-        co_await Reply(ex, 200, std::move(body));
-        co_return;
-      }
     } else if (method == "prompts/get") {
-      const gateway::PromptRoute* route = catalogue->ResolvePrompt(params.value("name", std::string()));
+      const gateway::PromptRoute* route = catalogue->ResolvePrompt(text("name"));
       if (route == nullptr) {
-        Json body = gateway::MakeError(id, gateway::kInvalidParams,
-                                       absl::StrCat("Unknown prompt: ", params.value("name", std::string())));
-        co_await Reply(ex, 200, std::move(body));
-        co_return;
+        co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown prompt: ", text("name")));
       }
       backend = route->backend;
       forwarded["name"] = route->original_name;
     } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
-      auto route = catalogue->ResolveResource(params.value("uri", std::string()));
+      auto route = catalogue->ResolveResource(text("uri"));
       if (!route) {
-        Json body = gateway::MakeError(id, gateway::kResourceNotFound,
-                                       absl::StrCat("Resource not found: ", params.value("uri", std::string())),
-                                       Json{{"uri", params.value("uri", std::string())}});
-        co_await Reply(ex, 200, std::move(body));
-        co_return;
+        co_return gateway::MakeError(id, gateway::kResourceNotFound, absl::StrCat("Resource not found: ", text("uri")),
+                                     Json{{"uri", text("uri")}});
       }
       backend = route->backend;
+      if ((method != "resources/read") &&
+          !session->BackendCapabilities(backend).value("resources", Json::object()).value("subscribe", false)) {
+        // The backend cannot notify about this resource; nothing to relay.
+        co_return gateway::MakeError(id, gateway::kMethodNotFound,
+                                     absl::StrCat("backend ", backend, " does not support resource subscriptions"));
+      }
     } else if (method == "completion/complete") {
       const Json ref = params.value("ref", Json::object());
       const std::string type = ref.value("type", std::string());
@@ -813,52 +1030,48 @@ class GatewayImpl final : public Gateway {
           forwarded["ref"]["name"] = p->original_name;
         }
       } else if (type == "ref/resource") {
-        if (auto r = catalogue->ResolveResource(ref.value("uri", std::string()))) backend = r->backend;
+        const std::string uri = ref.value("uri", std::string());
+        if (auto r = catalogue->ResolveResource(uri)) backend = r->backend;
       }
-      if (backend.empty()) {
-        Json body = gateway::MakeResult(id, Json{{"completion", {{"values", Json::array()}, {"hasMore", false}}}});
-        co_await Reply(ex, 200, std::move(body));
-        co_return;
+      if (backend.empty() || !session->BackendCapabilities(backend).contains("completions")) {
+        co_return gateway::MakeResult(id, Json{{"completion", {{"values", Json::array()}, {"hasMore", false}}}});
       }
     } else {
-      Json body = gateway::MakeError(id, gateway::kMethodNotFound, absl::StrCat("Method not found: ", method));
-      co_await Reply(ex, 200, std::move(body));
-      co_return;
+      co_return gateway::MakeError(id, gateway::kMethodNotFound, absl::StrCat("Method not found: ", method));
     }
 
     auto target = session->Backend(backend);
-    // A tool call that will relay progress or requests answers as an SSE stream when the client takes one.
-    std::shared_ptr<SseStream> stream;
-    const bool accepts_sse =
-        ex.request().headers.Get("Accept").value_or("").find("text/event-stream") != std::string_view::npos;
-    if (accepts_sse && method == "tools/call") {
-      auto opened = co_await ex.StartSse();
-      if (!opened.ok()) co_return;
-      stream = *opened;
-    }
-    Json response;
-    if (!target) {
-      response = Unavailable(method, id, backend, "not connected");
-    } else {
-      auto events = std::make_shared<CallEvents>(session, stream);
-      std::string m = method;
-      auto answer = co_await target->Call(std::move(m), std::move(forwarded), events);
-      if (!answer.ok()) {
-        response = Unavailable(method, id, backend, std::string(answer.status().message()));
-      } else {
-        response = std::move(*answer);
-        response["id"] = id;  // back to the client's id
-      }
-    }
-    if (stream) {
-      transport::SseEvent ev;
-      ev.event = "message";
-      ev.data = response.dump();
-      stream->Send(std::move(ev));
-      stream->Close();
-      co_return;
-    }
-    co_await Reply(ex, 200, std::move(response));
+    if (!target) co_return Unavailable(method, id, backend, "not connected");
+    // The call runs on its own, so that the client's notifications/cancelled ends the wait at once
+    // (the backend, told too, may still answer; that answer is dropped).
+    const std::string call_key = id.dump();
+    auto ex = co_await asio::this_coro::executor;
+    auto cancel = session->BeginCall(call_key, ex);
+    auto done = std::make_shared<ResultChannel>(ex, 1);
+    auto events = std::make_shared<CallEvents>(session, stream, call_key);
+    asio::co_spawn(ex, RunCall(target, method, std::move(forwarded), events, done), asio::detached);
+    using namespace asio::experimental::awaitable_operators;
+    auto got = co_await (done->async_receive(kTuple) || cancel->async_receive(kTuple));
+    session->ForgetCall(call_key);
+    if (got.index() == 1) co_return Json();  // cancelled: no answer
+    auto answer = std::get<1>(std::move(std::get<0>(got)));
+    if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));
+    Json response = std::move(*answer);
+    response["id"] = id;  // back to the client's id
+    co_return response;
+  }
+
+  using ResultChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, absl::StatusOr<Json>)>;
+
+  static asio::awaitable<void> RunCall(std::shared_ptr<BackendSession> target, std::string method, Json params,
+                                       std::shared_ptr<BackendEvents> events, std::shared_ptr<ResultChannel> done) {
+    auto answer = co_await target->Call(std::move(method), std::move(params), std::move(events));
+    done->try_send(boost::system::error_code{}, std::move(answer));
+  }
+
+  static bool BestEffort(const config::Config& cfg) {
+    return cfg.operational && cfg.operational->failure_handling &&
+           cfg.operational->failure_handling->partial_failure_mode == "best_effort";
   }
 
   // A call whose backend failed: tools get an isError result naming the backend (a model can read it);
@@ -883,7 +1096,8 @@ class GatewayImpl final : public Gateway {
       {
         std::lock_guard lock(mu_);
         for (auto it = sessions_.begin(); it != sessions_.end();) {
-          if (it->second->Idle() > options_.session_ttl) {
+          // (a legacy session lives as long as its stream is open)
+          if (it->second->Idle() > options_.session_ttl && !(it->second->legacy && it->second->HasOpenStream())) {
             expired.push_back(it->second);
             it = sessions_.erase(it);
           } else {

@@ -12,8 +12,8 @@
 //   GatewayStatus status = (*gw)->Status();
 //   (*gw)->Stop(std::chrono::seconds(10));            // graceful
 //
-// Endpoints: `/mcp` (streamable HTTP: POST, GET stream, DELETE), `/health`, `/ping`, `/readyz`,
-// `/status`.
+// Endpoints: `/mcp` (streamable HTTP: POST, GET stream, DELETE), `/sse` + `/messages?sessionId=`
+// (legacy HTTP+SSE for 2024-11-05 clients), `/health`, `/ping`, `/readyz`, `/status`.
 #pragma once
 
 #include <chrono>

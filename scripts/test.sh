@@ -5,6 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
+bash scripts/setup-node.sh || exit 1
+# The gateway tests start real MCP peers (Node) from here.
+PEERS_ENV=(--test_env=VMCP_PEERS_DIR="$PWD/tests/peers")
 
 total_passed=0
 total_failed=0
@@ -30,8 +33,8 @@ run_suite() {
   total_failed=$((total_failed + ${counts#* }))
 }
 
-run_suite "optimized"
-run_suite "asan+ubsan" --config=asan
+run_suite "optimized" "${PEERS_ENV[@]}"
+run_suite "asan+ubsan" --config=asan "${PEERS_ENV[@]}"
 
 [[ $total_failed -eq 0 ]] || status=1
 echo "${total_passed} passed, ${total_failed} failed"

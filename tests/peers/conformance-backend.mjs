@@ -65,6 +65,8 @@ const complete = (value) => {
   return COMPLETIONS.filter((c) => c.startsWith(v));
 };
 
+let cancellations = 0; // calls aborted by notifications/cancelled, across sessions
+
 function createServer(ctx) {
   const mcp = new McpServer(
     { name: 'vmcp-conformance-backend', version: '1.0.0' },
@@ -323,6 +325,29 @@ function createServer(ctx) {
         .strict(),
     },
     async (args) => text(`json_schema_2020_12_tool called with ${JSON.stringify(args)}`),
+  );
+
+  // ---- for the gateway's own tests (not used by the conformance scenarios) ----
+  // Runs until the client cancels it (notifications/cancelled), then counts the cancellation.
+  // With a progressToken it first reports progress 0, so a test knows the call has reached it.
+  mcp.registerTool('vmcp_wait_for_cancel', { description: 'Waits until cancelled (gateway tests)', inputSchema: {} }, async (_a, extra) => {
+    const token = extra._meta?.progressToken;
+    if (token !== undefined) {
+      await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 0 } });
+    }
+    await new Promise((resolve) => {
+      if (extra.signal.aborted) return resolve();
+      const t = setTimeout(resolve, 30_000);
+      extra.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        cancellations += 1;
+        resolve();
+      });
+    });
+    return text('not cancelled');
+  });
+  mcp.registerTool('vmcp_cancellations', { description: 'How many calls were cancelled (gateway tests)', inputSchema: {} }, async () =>
+    text(String(cancellations)),
   );
 
   // ---- resources ----
