@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <deque>
+#include <future>
 #include <map>
 #include <optional>
 #include <mutex>
@@ -473,8 +474,30 @@ class GatewayImpl final : public Gateway {
     if (!serving_.exchange(false)) return;
     stopping_ = true;
     if (!server_) return;
-    // In-flight calls finish (the server waits for them), then every session ends its backend sessions.
-    server_->Stop(grace);
+    // Every session ends its backend sessions (DELETE, streams closed) within the grace period; then the
+    // server stops accepting, lets in-flight requests finish and ends the clients' streams.
+    const auto started = Clock::now();
+    std::map<std::string, std::shared_ptr<ClientSession>> sessions;
+    {
+      std::lock_guard lock(mu_);
+      sessions.swap(sessions_);
+    }
+    if (!sessions.empty() && grace.count() > 0) {
+      auto closed = std::make_shared<std::promise<void>>();
+      auto done = closed->get_future();
+      asio::co_spawn(server_->executor(), CloseAll(std::move(sessions), closed), asio::detached);
+      done.wait_for(grace);
+    }
+    const auto left = std::max<Clock::duration>(grace - (Clock::now() - started), Clock::duration::zero());
+    server_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+  }
+
+  static asio::awaitable<void> CloseAll(std::map<std::string, std::shared_ptr<ClientSession>> sessions,
+                                        std::shared_ptr<std::promise<void>> closed) {
+    std::vector<asio::awaitable<void>> tasks;
+    for (auto& [id, session] : sessions) tasks.push_back(session->Close());
+    co_await WhenAll(std::move(tasks));
+    closed->set_value();
   }
 
   GatewayStatus Status() const override {
