@@ -248,16 +248,32 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       if (!is_request) co_return Json();
       co_return parsed;
     }
-    // An SSE stream: notifications and requests, then our response.
+    // An SSE stream: notifications and requests, then our response. A stream that ends early (the
+    // server may close it to have the client poll) is resumed with GET + Last-Event-ID after the
+    // server's `retry:` delay, as long as its events carried ids: the request itself is never re-sent.
     transport::SseParser parser;
     std::vector<transport::SseEvent> events;
     auto self = shared_from_this();
+    int resumes_failed = 0;
     for (;;) {
       const auto left = deadline - Clock::now();
       if (left <= Duration::zero()) co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
       auto chunk = co_await stream->Read(left);
-      if (!chunk.ok()) co_return Failure(chunk.status());
-      if (chunk->empty()) co_return Failure("the response stream ended without an answer");
+      if (!chunk.ok() && chunk.status().code() == absl::StatusCode::kDeadlineExceeded) {
+        co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
+      }
+      if (!chunk.ok() || chunk->empty()) {
+        stream->Close();
+        const std::string why = chunk.ok() ? "the response stream ended without an answer"
+                                           : std::string(chunk.status().message());
+        if (parser.last_event_id().empty()) co_return Failure(why);
+        (void)parser.Finish();
+        auto resumed = co_await Resume(parser, deadline, resumes_failed);
+        if (!resumed.ok()) co_return Failure(absl::StrCat(why, "; resuming it failed: ", resumed.status().message()));
+        stream = std::move(*resumed);
+        continue;
+      }
+      resumes_failed = 0;
       events.clear();
       if (absl::Status s = parser.Feed(*chunk, events); !s.ok()) co_return Failure(s);
       for (transport::SseEvent& ev : events) {
@@ -270,6 +286,34 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
         Dispatch(m, call_events, self);
       }
     }
+  }
+
+  // Reopens a broken response stream with GET + Last-Event-ID, waiting the server's `retry:` (else 1 s,
+  // doubling) first; at most kMaxResumeAttempts failures in a row, never past the call's deadline.
+  static constexpr int kMaxResumeAttempts = 5;
+  asio::awaitable<absl::StatusOr<std::unique_ptr<transport::ResponseStream>>> Resume(const transport::SseParser& parser,
+                                                                                       Clock::time_point deadline,
+                                                                                       int& failures) {
+    Duration backoff = std::chrono::seconds(1);
+    while (failures < kMaxResumeAttempts) {
+      Duration wait = parser.retry_ms() ? Duration(std::chrono::milliseconds(*parser.retry_ms())) : backoff;
+      if (Clock::now() + wait >= deadline) co_return absl::DeadlineExceededError("the call's timeout would pass first");
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(wait);
+      co_await timer.async_wait(kTuple);
+      if (closed_) co_return absl::CancelledError("session closed");
+      transport::Request get = BaseRequest("GET");
+      get.headers.Set("Accept", "text/event-stream");
+      get.headers.Set("Last-Event-ID", parser.last_event_id());
+      auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint);
+      ++failures;
+      if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) co_return std::move(*opened);
+      if (opened.ok() && ((*opened)->status() == 404 || (*opened)->status() == 405)) {
+        co_return absl::UnavailableError(absl::StrCat("GET answered HTTP ", (*opened)->status()));
+      }
+      backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(30));
+    }
+    co_return absl::UnavailableError(absl::StrCat(kMaxResumeAttempts, " attempts in a row failed"));
   }
 
   // Reads what is left of a body briefly, so the connection can be reused; gives up (closing it) when

@@ -50,6 +50,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr size_t kMaxBufferedForClient = 1024;         // messages waiting for the client's GET stream
 constexpr auto kClientAnswerTimeout = std::chrono::minutes(5);  // sampling / elicitation answers
+constexpr int64_t kClientRetryMs = 1000;                       // the `retry:` advised on call streams
 
 std::string RandomSessionId() {
   unsigned char bytes[16];
@@ -187,6 +188,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       tasks.push_back(ConnectOne(session, caps));
     }
     co_await WhenAll(std::move(tasks));
+    connected_ = true;  // list_changed from here on refreshes; before, this first refresh covers it
     co_await Refresh();
   }
 
@@ -216,11 +218,14 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     return catalogue_;
   }
 
-  // Lists every backend's capabilities (following pagination) and re-aggregates.
+  // Lists every backend's capabilities (following pagination) and re-aggregates. Refreshes may overlap
+  // (list_changed from several backends): only a result newer than the one applied replaces it.
   asio::awaitable<void> Refresh() {
     std::vector<std::shared_ptr<BackendSession>> sessions;
+    uint64_t generation = 0;
     {
       std::lock_guard lock(mu_);
+      generation = ++refresh_started_;
       for (auto& [name, s] : backends_) sessions.push_back(s);
     }
     auto caps = std::make_shared<std::vector<gateway::BackendCapabilities>>(sessions.size());
@@ -231,6 +236,8 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
         snapshot_->cfg.aggregation ? *snapshot_->cfg.aggregation : config::AggregationConfig{};
     auto catalogue = gateway::Aggregate(agg, std::move(*caps));
     std::lock_guard lock(mu_);
+    if (generation < refresh_applied_) co_return;  // a newer refresh already answered
+    refresh_applied_ = generation;
     if (catalogue.ok()) {
       catalogue_ = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
       aggregation_error_.clear();
@@ -303,6 +310,16 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     Deliver(message, standalone);
   }
 
+  // The first event of a call's stream (SEP-1699): an id and empty data, so a client that loses the
+  // stream can come back with Last-Event-ID, and how long to wait before doing so.
+  void Prime(const std::shared_ptr<SseStream>& stream) {
+    transport::SseEvent ev;
+    ev.id = std::to_string(++event_counter_);
+    ev.has_id = true;
+    ev.retry_ms = kClientRetryMs;
+    stream->Send(std::move(ev));
+  }
+
   bool Deliver(const Json& message, const std::shared_ptr<SseStream>& stream) {
     transport::SseEvent ev;
     ev.id = std::to_string(++event_counter_);
@@ -370,6 +387,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       auto b = Backend(backend);
       // Acted on only when the backend advertised listChanged for that list.
       if (!b || !b->capabilities().value(kind, Json::object()).value("listChanged", false)) return;
+      if (!connected_) return;  // the session's first refresh, still to come, will see the change
       asio::co_spawn(executor_, RefreshAndAnnounce(shared_from_this(), cap), asio::detached);
       return;
     }
@@ -412,6 +430,9 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   std::deque<Json> waiting_;
   std::map<std::string, std::shared_ptr<Channel>> awaiting_;
   std::map<std::string, CallInFlight> calls_;
+  std::atomic<bool> connected_{false};
+  uint64_t refresh_started_ = 0;  // guarded by mu_
+  uint64_t refresh_applied_ = 0;  // guarded by mu_
   std::atomic<uint64_t> event_counter_{0};
   std::atomic<uint64_t> request_counter_{0};
 };
@@ -788,6 +809,7 @@ class GatewayImpl final : public Gateway {
     if (accepts_sse && message["method"] == "tools/call") {
       auto opened = co_await ex.StartSse();
       if (!opened.ok()) co_return;
+      session->Prime(*opened);
       asio::co_spawn(server_->executor(), AnswerOnStream(session, std::move(message), *opened), asio::detached);
       co_return;
     }
@@ -804,7 +826,8 @@ class GatewayImpl final : public Gateway {
   asio::awaitable<void> AnswerOnStream(std::shared_ptr<ClientSession> session, Json message,
                                        std::shared_ptr<SseStream> stream) {
     Json response = co_await Dispatch(session, std::move(message), stream);
-    if (!response.is_null()) session->Deliver(response, stream);  // (null: the client cancelled the call)
+    // (null: the client cancelled the call.) A stream the client dropped sends it on the standalone one.
+    if (!response.is_null()) session->SendToClient(response, stream);
     stream->Close();
   }
 

@@ -3,6 +3,7 @@
 // the session life cycle, aggregation with prefixes, routed calls of every kind, progress relayed on an
 // SSE response, and the documented error for each kind of bad input while the gateway keeps serving.
 
+#include <functional>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -67,6 +68,10 @@ class RawMcp {
       EXPECT_TRUE(parser.Feed(r.body, events).ok());
       Json response;
       for (auto& ev : events) {
+        if (ev.data.empty()) {  // the priming event: an id, no message
+          if (streamed) streamed->push_back(Json{{"priming", ev.id}, {"retry", ev.retry_ms.value_or(-1)}});
+          continue;
+        }
         Json m = Json::parse(ev.data, nullptr, false);
         if (m.contains("result") || m.contains("error")) {
           response = m;
@@ -160,6 +165,10 @@ TEST_F(GatewayE2E, SessionListAndCallsWithBareNames) {
                               {{"name", "test_tool_with_progress"}, {"arguments", Json::object()}, {"_meta", {{"progressToken", "p1"}}}},
                               &streamed);
   ASSERT_TRUE(progress.contains("result")) << progress.dump();
+  // The stream opens with a priming event (SEP-1699): an id and a retry advice, no message.
+  ASSERT_FALSE(streamed.empty());
+  EXPECT_TRUE(streamed[0].contains("priming")) << streamed[0].dump();
+  EXPECT_GT(streamed[0].value("retry", -1), 0);
   int progress_count = 0;
   for (const Json& m : streamed) {
     if (m["method"] == "notifications/progress") {
@@ -324,4 +333,119 @@ TEST_F(GatewayE2E, HealthStatusAndReadiness) {
 }
 
 }  // namespace
+
+// Reads SSE events from a streaming response until `until` says stop or the body ends.
+std::vector<Json> ReadEvents(IoThread& io, transport::ResponseStream& stream, std::function<bool(const Json&)> until) {
+  std::vector<Json> out;
+  transport::SseParser parser;
+  while (true) {
+    auto chunk = io.Run(stream.Read(std::chrono::seconds(20)));
+    if (!chunk.ok() || chunk->empty()) break;
+    std::vector<transport::SseEvent> events;
+    if (!parser.Feed(*chunk, events).ok()) break;
+    bool stop = false;
+    for (auto& ev : events) {
+      Json m = Json::parse(ev.data, nullptr, false);
+      if (m.is_discarded()) m = Json{{"raw", ev.data}, {"event", ev.event}};
+      out.push_back(m);
+      if (until && until(m)) stop = true;
+    }
+    if (stop) break;
+  }
+  return out;
+}
+
+TEST_F(GatewayE2E, ClientCancellationReachesTheBackendUnderItsOwnIdAndEndsTheCall) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  // Another call first, so the gateway's id for the backend differs from the client's id.
+  mcp.Request("tools/call", {{"name", "test_simple_text"}, {"arguments", Json::object()}});
+
+  transport::Request call;
+  call.method = "POST";
+  call.headers.Set("Content-Type", "application/json");
+  call.headers.Set("Accept", "application/json, text/event-stream");
+  call.headers.Set("Mcp-Session-Id", mcp.session);
+  call.body = Json{{"jsonrpc", "2.0"}, {"id", "call-77"}, {"method", "tools/call"},
+                   {"params", {{"name", "vmcp_wait_for_cancel"}, {"arguments", Json::object()}, {"_meta", {{"progressToken", 5}}}}}}
+                  .dump();
+  const auto url = *transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp");
+  auto opened = io_.Run(client_.Open(url, std::move(call), {}, transport::StreamOptions{true}));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto& stream = **opened;
+  ASSERT_EQ(stream.status(), 200);
+  // The backend reports progress 0 once it runs the call.
+  auto first = ReadEvents(io_, stream, [](const Json& m) { return m.value("method", "") == "notifications/progress"; });
+  ASSERT_FALSE(first.empty());
+  ASSERT_EQ(first.back()["method"], "notifications/progress") << first.back().dump();
+
+  auto cancelled = mcp.Post(Json{{"jsonrpc", "2.0"}, {"method", "notifications/cancelled"},
+                                 {"params", {{"requestId", "call-77"}, {"reason", "test"}}}}
+                                .dump());
+  EXPECT_EQ(cancelled.status, 202);
+  // The call's stream ends without an answer (the client asked for none).
+  auto rest = ReadEvents(io_, stream, nullptr);
+  for (const Json& m : rest) EXPECT_FALSE(m.contains("result") || m.contains("error")) << m.dump();
+
+  Json count = mcp.Request("tools/call", {{"name", "vmcp_cancellations"}, {"arguments", Json::object()}});
+  EXPECT_EQ(count["result"]["content"][0]["text"], "1") << count.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+TEST_F(GatewayE2E, LegacySseClientsGetTheEndpointAndTheirAnswersOnTheStream) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  transport::Request get;
+  get.method = "GET";
+  get.target = "/sse";
+  get.headers.Set("Accept", "text/event-stream");
+  auto opened = io_.Run(client_.Open(*transport::ParseUrl(base + "/sse"), std::move(get), {}, transport::StreamOptions{true}));
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  auto& stream = **opened;
+  ASSERT_EQ(stream.status(), 200);
+  auto endpoint = ReadEvents(io_, stream, [](const Json& m) { return m.value("event", "") == "endpoint"; });
+  ASSERT_FALSE(endpoint.empty());
+  const std::string path = endpoint.back().value("raw", "");
+  ASSERT_EQ(path.rfind("/messages?sessionId=", 0), 0u) << path;
+
+  auto post = [&](const Json& m) {
+    transport::Request req;
+    req.method = "POST";
+    req.headers.Set("Content-Type", "application/json");
+    req.body = m.dump();
+    auto r = io_.Run(client_.Send(*transport::ParseUrl(base + path), std::move(req), {}));
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? r->status : 0;
+  };
+  auto answer_to = [](int id) { return [id](const Json& m) { return m.value("id", -1) == id; }; };
+  EXPECT_EQ(post({{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+                  {"params", {{"protocolVersion", "2024-11-05"}, {"capabilities", Json::object()},
+                              {"clientInfo", {{"name", "legacy"}, {"version", "1"}}}}}}),
+            202);
+  auto init = ReadEvents(io_, stream, answer_to(1));
+  ASSERT_FALSE(init.empty());
+  EXPECT_EQ(init.back()["result"]["protocolVersion"], "2024-11-05") << init.back().dump();
+  EXPECT_EQ(post({{"jsonrpc", "2.0"}, {"method", "notifications/initialized"}}), 202);
+  EXPECT_EQ(post({{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+                  {"params", {{"name", "test_simple_text"}, {"arguments", Json::object()}}}}),
+            202);
+  auto call = ReadEvents(io_, stream, answer_to(2));
+  ASSERT_FALSE(call.empty());
+  EXPECT_EQ(call.back()["result"]["content"][0]["type"], "text") << call.back().dump();
+
+  // An unknown session and a missing one are refused.
+  transport::Request bad;
+  bad.method = "POST";
+  bad.body = R"({"jsonrpc":"2.0","id":1,"method":"ping"})";
+  auto unknown = io_.Run(client_.Send(*transport::ParseUrl(base + "/messages?sessionId=nope"), std::move(bad), {}));
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(gw->Status().active_sessions, 1u);
+  // The session ends with its stream.
+  stream.Close();
+  gw->Stop(std::chrono::seconds(2));
+}
+
 }  // namespace vmcp
