@@ -171,7 +171,7 @@ TEST_F(GatewayE2E, SessionListAndCallsWithBareNames) {
   EXPECT_GT(streamed[0].value("retry", -1), 0);
   int progress_count = 0;
   for (const Json& m : streamed) {
-    if (m["method"] == "notifications/progress") {
+    if (m.value("method", "") == "notifications/progress") {
       EXPECT_EQ(m["params"]["progressToken"], "p1");
       ++progress_count;
     }
