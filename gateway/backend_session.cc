@@ -33,6 +33,19 @@ bool IsEventStream(const transport::Headers& h) {
   return ct && ct->find("text/event-stream") != std::string_view::npos;
 }
 
+// Feeds one chunk of a stream to `parser` and passes each event that carries a JSON message to `fn`
+// (events without one, like a priming event, are skipped). False when the stream is malformed.
+template <typename Fn>
+bool FeedMessages(transport::SseParser& parser, const std::string& chunk, std::vector<transport::SseEvent>& events, Fn&& fn) {
+  events.clear();
+  if (!parser.Feed(chunk, events).ok()) return false;
+  for (transport::SseEvent& ev : events) {
+    Json m = Json::parse(ev.data, nullptr, false);
+    if (!m.is_discarded()) fn(m);
+  }
+  return true;
+}
+
 // Shared by both transports: identity, negotiated state, ids.
 class BackendBase : public BackendSession {
  public:
@@ -356,17 +369,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
         while (!closed_) {
           // A bounded read, so that a closed session's stream is let go of within a minute.
           auto chunk = co_await stream.Read(std::chrono::seconds(60));
-          if (!chunk.ok()) {
-            if (chunk.status().code() == absl::StatusCode::kDeadlineExceeded) break;
-            break;
-          }
-          if (chunk->empty()) break;
-          events.clear();
-          if (!parser.Feed(*chunk, events).ok()) break;
-          for (transport::SseEvent& ev : events) {
-            Json m = Json::parse(ev.data, nullptr, false);
-            if (!m.is_discarded()) Dispatch(m, nullptr, self);
-          }
+          if (!chunk.ok() && chunk.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
+          if (!chunk.ok() || chunk->empty()) break;
+          if (!FeedMessages(parser, *chunk, events, [&](Json& m) { Dispatch(m, nullptr, self); })) break;
         }
         stream.Close();
         (void)parser.Finish();
@@ -541,17 +546,9 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     std::vector<transport::SseEvent> events;
     while (!closed_) {
       auto chunk = co_await stream->Read(std::chrono::seconds(60));
-      if (!chunk.ok()) {
-        if (chunk.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
-        break;
-      }
-      if (chunk->empty()) break;
-      events.clear();
-      if (!parser_.Feed(*chunk, events).ok()) break;
-      for (transport::SseEvent& ev : events) {
-        Json m = Json::parse(ev.data, nullptr, false);
-        if (!m.is_discarded()) Handle(m, self);
-      }
+      if (!chunk.ok() && chunk.status().code() == absl::StatusCode::kDeadlineExceeded) continue;
+      if (!chunk.ok() || chunk->empty()) break;
+      if (!FeedMessages(parser_, *chunk, events, [&](Json& m) { Handle(m, self); })) break;
     }
     stream->Close();
     closed_ = true;  // a legacy session cannot outlive its stream
