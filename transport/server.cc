@@ -35,7 +35,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::io_context::executor_type>;
+using Strand = asio::strand<asio::any_io_executor>;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 template <typename Stream>
@@ -164,19 +164,24 @@ struct ConnHandle {
   std::shared_ptr<SseStreamImpl> stream;
 };
 
-class internal::ServerImpl final {
+// The io_context and threads of a server that runs on threads of its own. Held by HttpServer, not by
+// ServerImpl: coroutine frames queued in the io_context hold the ServerImpl alive, so the ServerImpl
+// must not own the io_context they live in.
+struct internal::OwnedIo {
+  explicit OwnedIo(int threads) : ioc(threads) {}
+  asio::io_context ioc;
+  std::vector<std::thread> threads;
+};
+
+// Shared by the public HttpServer and every coroutine of the server (accept loop, connections): a
+// connection still finishing after Stop() on a host's executor keeps it alive, never a dangling pointer.
+class internal::ServerImpl final : public std::enable_shared_from_this<internal::ServerImpl> {
  public:
-  ServerImpl(ServerOptions options, Handler handler)
+  ServerImpl(ServerOptions options, Handler handler, asio::any_io_executor executor)
       : opt_(std::move(options)),
         handler_(std::move(handler)),
-        ioc_holder_(std::make_unique<asio::io_context>(
-            opt_.threads > 0 ? opt_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))),
-        ioc_(*ioc_holder_),
-        acceptor_(asio::make_strand(ioc_)) {}
-
-  // Coroutines still suspended (a handler waiting on something that never came) are destroyed with the
-  // io_context, without running: they hold no owning reference to this object.
-  ~ServerImpl() { Stop(Duration::zero()); }
+        executor_(std::move(executor)),
+        acceptor_(asio::make_strand(executor_)) {}
 
   absl::StatusOr<uint16_t> Start() {
     if (opt_.tls) {
@@ -201,21 +206,24 @@ class internal::ServerImpl final {
       return absl::UnavailableError(absl::StrCat("cannot listen on ", opt_.host, ":", opt_.port, ": ", ec.message()));
     }
     port_ = acceptor_.local_endpoint().port();
-    running_ = true;
-    asio::co_spawn(acceptor_.get_executor(), AcceptLoop(), asio::detached);
-    const int n = opt_.threads > 0 ? opt_.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    for (int i = 0; i < n; ++i) threads_.emplace_back([this] { ioc_.run(); });
+    {
+      std::lock_guard lock(stop_mu_);
+      running_ = true;
+    }
+    asio::co_spawn(acceptor_.get_executor(), AcceptLoop(shared_from_this()), asio::detached);
     return port_;
   }
 
-  void Stop(Duration grace) {
+  // The graceful part of a stop: stops accepting, closes idle connections, ends streams, waits up to
+  // `grace` for busy connections to finish, then closes what is left. False when already stopped.
+  bool Drain(Duration grace) {
     {
       std::lock_guard lock(stop_mu_);
-      if (!running_ || stopping_) return;
+      if (!running_ || stopping_) return false;
       stopping_ = true;
     }
     draining_ = true;
-    asio::post(acceptor_.get_executor(), [self = this] {
+    asio::post(acceptor_.get_executor(), [self = shared_from_this()] {
       beast::error_code ec;
       self->acceptor_.close(ec);
     });
@@ -242,28 +250,22 @@ class internal::ServerImpl final {
       std::unique_lock lock(conns_mu_);
       conns_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return conns_.empty(); });
     }
-    ioc_.stop();
-    bool joined_all = true;
-    for (std::thread& t : threads_) {
-      if (t.get_id() == std::this_thread::get_id()) {
-        t.detach();  // Stop() called from a handler: cannot join ourselves
-        joined_all = false;
-      } else {
-        t.join();
+    return true;
+  }
+
+  // Streams of connections that did not finish: ended so that their owners' Send() stops reaching into
+  // this server. `on_strand`: the executor still runs (a host's), so each is ended on its strand.
+  void EndStreams(bool on_strand) {
+    ForEachConn([on_strand](const std::shared_ptr<ConnHandle>& c) {
+      if (!on_strand) {
+        if (c->stream) c->stream->End();
+        return;
       }
-    }
-    threads_.clear();
-    // Every socket is closed, so what is still queued completes at once: run it so that the coroutine
-    // frames (which hold this object) are released.
-    if (joined_all) {
-      ioc_.restart();
-      ioc_.run_for(std::chrono::milliseconds(200));
-      // Streams of connections that did not finish: end them here (no thread runs any more), so that
-      // their owners' Send() stops reaching into this server.
-      ForEachConn([](const std::shared_ptr<ConnHandle>& c) {
+      asio::post(c->strand, [c] {
         if (c->stream) c->stream->End();
       });
-    }
+    });
+    std::lock_guard lock(stop_mu_);
     running_ = false;
   }
 
@@ -303,16 +305,14 @@ class internal::ServerImpl final {
     if (conns_.empty()) conns_cv_.notify_all();
   }
 
-  asio::awaitable<void> AcceptLoop();
-  asio::awaitable<void> Refuse(tcp::socket socket);
+  static asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerImpl> self);
+  static asio::awaitable<void> Refuse(tcp::socket socket);
 
   ServerOptions opt_;
   Handler handler_;
-  std::unique_ptr<asio::io_context> ioc_holder_;  // destroyed last: the sockets below belong to it
-  asio::io_context& ioc_;
+  asio::any_io_executor executor_;
   tcp::acceptor acceptor_;
   std::optional<asio::ssl::context> ssl_ctx_;
-  std::vector<std::thread> threads_;
   uint16_t port_ = 0;
 
   std::mutex stop_mu_;
@@ -676,18 +676,17 @@ asio::awaitable<void> RunConnection(internal::ServerImpl* server, std::shared_pt
   co_await session.Run();
 }
 
-asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
-  ServerImpl* self = this;
+asio::awaitable<void> internal::ServerImpl::AcceptLoop(std::shared_ptr<ServerImpl> self) {
   for (;;) {
-    Strand strand = asio::make_strand(ioc_);
-    auto [ec, socket] = co_await acceptor_.async_accept(strand, kTuple);
+    Strand strand = asio::make_strand(self->executor_);
+    auto [ec, socket] = co_await self->acceptor_.async_accept(strand, kTuple);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
       continue;  // e.g. EMFILE: keep serving the connections we have
     }
-    ++accepted_;
-    if (active_ >= opt_.max_connections) {
-      ++refused_;
+    ++self->accepted_;
+    if (self->active_ >= self->opt_.max_connections) {
+      ++self->refused_;
       asio::co_spawn(strand, Refuse(std::move(socket)), asio::detached);
       continue;
     }
@@ -696,14 +695,14 @@ asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
     std::string remote = rec ? std::string() : absl::StrCat(peer.address().to_string(), ":", peer.port());
     socket.set_option(tcp::no_delay(true), rec);
     auto conn = std::make_shared<ConnHandle>(strand);
-    ++active_;
-    Register(conn);
+    ++self->active_;
+    self->Register(conn);
     auto finish = [self, conn] {
       --self->active_;
       self->Unregister(conn);
     };
-    if (ssl_ctx_) {
-      auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *ssl_ctx_);
+    if (self->ssl_ctx_) {
+      auto stream = std::make_shared<beast::ssl_stream<beast::tcp_stream>>(beast::tcp_stream(std::move(socket)), *self->ssl_ctx_);
       conn->close_socket = [stream] {
         beast::error_code e;
         beast::get_lowest_layer(*stream).socket().close(e);
@@ -714,7 +713,7 @@ asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
             beast::get_lowest_layer(*stream).expires_after(self->opt_.header_timeout);
             auto [hec] = co_await stream->async_handshake(asio::ssl::stream_base::server, kTuple);
             if (hec) co_return;
-            co_await RunConnection(self, conn, *stream, remote);
+            co_await RunConnection(self.get(), conn, *stream, remote);
             beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(2));
             co_await stream->async_shutdown(kTuple);
           },
@@ -728,7 +727,7 @@ asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
       asio::co_spawn(
           strand,
           [self, conn, stream, remote = std::move(remote)]() -> asio::awaitable<void> {
-            co_await RunConnection(self, conn, *stream, remote);
+            co_await RunConnection(self.get(), conn, *stream, remote);
             beast::error_code e;
             stream->socket().shutdown(tcp::socket::shutdown_send, e);
           },
@@ -739,15 +738,67 @@ asio::awaitable<void> internal::ServerImpl::AcceptLoop() {
 
 // --- public wrapper -------------------------------------------------------------------------------
 
+namespace {
+int ThreadCount(const ServerOptions& o) {
+  return o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+}  // namespace
+
 HttpServer::HttpServer(ServerOptions options, Handler handler)
-    : impl_(std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler))) {}
+    : owned_(std::make_unique<internal::OwnedIo>(ThreadCount(options))) {
+  impl_ = std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler), owned_->ioc.get_executor());
+}
 
-HttpServer::~HttpServer() { impl_->Stop(Duration::zero()); }
+HttpServer::HttpServer(ServerOptions options, Handler handler, boost::asio::any_io_executor executor)
+    : impl_(std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler), std::move(executor))) {}
 
-absl::StatusOr<uint16_t> HttpServer::Start() { return impl_->Start(); }
-void HttpServer::Stop(Duration grace) { impl_->Stop(grace); }
+HttpServer::~HttpServer() {
+  Stop(Duration::zero());
+  // The server's state first (frames still queued keep it alive), then the io_context they are queued
+  // in: destroying it destroys those frames, which release the rest.
+  impl_.reset();
+  owned_.reset();
+}
+
+absl::StatusOr<uint16_t> HttpServer::Start() {
+  auto port = impl_->Start();
+  if (!port.ok() || !owned_) return port;
+  const int n = ThreadCount(impl_->opt_);
+  for (int i = 0; i < n; ++i) owned_->threads.emplace_back([io = owned_.get()] { io->ioc.run(); });
+  return port;
+}
+
+void HttpServer::Stop(Duration grace) {
+  if (!impl_->Drain(grace)) return;
+  if (!owned_) {
+    impl_->EndStreams(/*on_strand=*/true);
+    return;
+  }
+  owned_->ioc.stop();
+  bool joined_all = true;
+  for (std::thread& t : owned_->threads) {
+    if (t.get_id() == std::this_thread::get_id()) {
+      t.detach();  // Stop() called from a handler: cannot join ourselves
+      joined_all = false;
+    } else {
+      t.join();
+    }
+  }
+  owned_->threads.clear();
+  // Every socket is closed, so what is still queued completes at once: run it so that the coroutine
+  // frames release what they hold.
+  if (joined_all) {
+    owned_->ioc.restart();
+    owned_->ioc.run_for(std::chrono::milliseconds(200));
+  }
+  impl_->EndStreams(/*on_strand=*/false);
+}
+
 uint16_t HttpServer::port() const { return impl_->port(); }
 ServerStats HttpServer::stats() const { return impl_->stats(); }
-boost::asio::any_io_executor HttpServer::executor() const { return impl_->ioc_.get_executor(); }
+std::function<ServerStats()> HttpServer::StatsReader() const {
+  return [impl = impl_] { return impl->stats(); };
+}
+boost::asio::any_io_executor HttpServer::executor() const { return impl_->executor_; }
 
 }  // namespace vmcp::transport

@@ -1,7 +1,8 @@
 // File: transport/server.h
 //
 // The HTTP/1.1 server the gateway serves MCP clients with (and the tests' backends run on): Beast over
-// Asio with C++20 coroutines, a multi-threaded io_context it owns, one strand per connection.
+// Asio with C++20 coroutines, one strand per connection, on a multi-threaded io_context it owns or on an
+// executor the host passes in.
 //
 //   HttpServer server(options, [](Exchange& ex) -> boost::asio::awaitable<void> {
 //     if (ex.request().Path() == "/events") {
@@ -40,6 +41,7 @@ namespace vmcp::transport {
 
 namespace internal {
 class ServerImpl;
+struct OwnedIo;
 }  // namespace internal
 
 struct ServerTlsOptions {
@@ -106,23 +108,31 @@ struct ServerStats {
 
 class HttpServer {
  public:
+  // Runs on an io_context and `options.threads` threads of its own.
   HttpServer(ServerOptions options, Handler handler);
+  // Runs on the host's executor; no thread is created. The host keeps the executor running until Stop()
+  // has returned, and calls Stop() from a thread the executor can do without while it waits. A handler
+  // still waiting on something after Stop() finishes there later: what it uses stays alive until then.
+  HttpServer(ServerOptions options, Handler handler, boost::asio::any_io_executor executor);
   ~HttpServer();  // Stop(0) if still running
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
-  // Binds, listens and starts the threads. Returns the bound port.
+  // Binds, listens and starts the threads (if it owns any). Returns the bound port.
   absl::StatusOr<uint16_t> Start();
   // Graceful stop: stops accepting, lets in-flight requests finish within `grace`, ends SSE streams,
-  // closes idle connections, then closes whatever is left and joins the threads. Blocking; idempotent.
+  // closes idle connections, then closes whatever is left and joins its threads. Blocking; idempotent.
   void Stop(Duration grace);
 
   uint16_t port() const;
   ServerStats stats() const;
-  // The executor of the server's io_context: clients and timers of the host can share its threads.
+  // Reads stats() for as long as the caller holds it, even past this object (it shares the state).
+  std::function<ServerStats()> StatsReader() const;
+  // The executor the server runs on: clients and timers of the host can share its threads.
   boost::asio::any_io_executor executor() const;
 
  private:
+  std::unique_ptr<internal::OwnedIo> owned_;  // null on a host's executor
   std::shared_ptr<internal::ServerImpl> impl_;
 };
 

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -381,6 +382,60 @@ TEST(Server, StopPastTheGracePeriodClosesWhatIsLeft) {
   server->Stop(200ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_EQ(c.ReadToEof().find("too late"), std::string::npos);
+}
+
+// On a host's executor: the server creates no thread, serves on the host's, and stops without stopping
+// the host's io_context.
+TEST(Server, RunsOnTheHostsExecutor) {
+  testing::IoThread host(2);
+  std::atomic<int> handled_on_host{0};
+  HttpServer server({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    if (host.context().get_executor().running_in_this_thread()) ++handled_on_host;
+    co_await Echo(ex);
+  }, host.executor());
+  ASSERT_TRUE(server.Start().ok());
+  RawClient c(server.port());
+  c.Write("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_NE(c.ReadUntil("GET /a 0").find("200 OK"), std::string::npos);
+  EXPECT_EQ(handled_on_host.load(), 1);
+  server.Stop(1s);
+  c.buffer().clear();
+  EXPECT_EQ(c.ReadToEof(), "");  // the idle keep-alive connection was closed
+  // The host's io_context still runs.
+  std::promise<void> ran;
+  asio::post(host.context(), [&] { ran.set_value(); });
+  EXPECT_EQ(ran.get_future().wait_for(5s), std::future_status::ready);
+}
+
+// A handler still waiting when Stop() gives up on it finishes later on the host's executor, after the
+// HttpServer object is gone: what it touches stays alive (ASan would see a use after free).
+TEST(Server, HandlerOutlivingStopOnTheHostsExecutorIsSafe) {
+  testing::IoThread host(1);
+  std::promise<void> started, finished;
+  auto started_future = started.get_future();
+  auto finished_future = finished.get_future();
+  {
+    auto server = std::make_unique<HttpServer>(ServerOptions{}, [&](Exchange& ex) -> asio::awaitable<void> {
+      started.set_value();
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      t.expires_after(1500ms);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      Response late{200, {}, "late"};
+      auto st = co_await ex.Respond(std::move(late));  // the socket is closed: an error, not a crash
+      EXPECT_FALSE(st.ok());
+      finished.set_value();
+    }, host.executor());
+    ASSERT_TRUE(server->Start().ok());
+    RawClient c(server->port());
+    c.Write("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    c.Write("");
+    // Once the request is being handled (busy), stop with no grace.
+    ASSERT_EQ(started_future.wait_for(10s), std::future_status::ready);
+    server->Stop(0ms);
+    server.reset();
+    EXPECT_EQ(c.ReadToEof(), "");
+  }
+  EXPECT_EQ(finished_future.wait_for(10s), std::future_status::ready);
 }
 
 }  // namespace
