@@ -49,8 +49,36 @@ bool FeedMessages(transport::SseParser& parser, const std::string& chunk, std::v
 // Shared by both transports: identity, negotiated state, ids.
 class BackendBase : public BackendSession {
  public:
-  BackendBase(transport::HttpClient& client, BackendTarget target, std::shared_ptr<BackendEvents> events)
-      : client_(client), target_(std::move(target)), events_(std::move(events)) {}
+  BackendBase(std::shared_ptr<transport::HttpClient> client, BackendTarget target, std::shared_ptr<BackendEvents> events)
+      : client_(std::move(client)), target_(std::move(target)), events_(std::move(events)) {}
+  ~BackendBase() override { CountClosed(); }
+
+  // Both counted toward the backend's metrics; the transports implement Open and Send.
+  asio::awaitable<absl::Status> Initialize(Json client_capabilities) override {
+    const auto started = Clock::now();
+    absl::Status s = co_await Open(std::move(client_capabilities));
+    if (target_.metrics) {
+      target_.metrics->method(MethodIndex("initialize")).Record(Clock::now() - started, !s.ok());
+      if (s.ok() && !counted_open_.exchange(true)) {
+        target_.metrics->sessions_opened.fetch_add(1, std::memory_order_relaxed);
+        target_.metrics->sessions_active.fetch_add(1, std::memory_order_relaxed);
+      } else if (!s.ok()) {
+        target_.metrics->connect_failures.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    co_return s;
+  }
+  asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+                                             std::shared_ptr<BackendEvents> call_events) override {
+    const size_t index = MethodIndex(method);
+    const auto started = Clock::now();
+    auto response = co_await Send(std::move(method), std::move(params), std::move(call_events));
+    if (target_.metrics) {
+      const bool error = !response.ok() || (response->is_object() && response->contains("error"));
+      target_.metrics->method(index).Record(Clock::now() - started, error);
+    }
+    co_return response;
+  }
 
   const std::string& name() const override { return target_.name; }
   Json capabilities() const override {
@@ -141,8 +169,22 @@ class BackendBase : public BackendSession {
 
   // Sends our answer to a backend's request.
   virtual asio::awaitable<void> Reply(std::shared_ptr<BackendSession> self, Json id, Json result, Json error) = 0;
+  // initialize + notifications/initialized (+ the transport's streams).
+  virtual asio::awaitable<absl::Status> Open(Json client_capabilities) = 0;
+  // One request; the whole response message.
+  virtual asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
+                                                     std::shared_ptr<BackendEvents> call_events) = 0;
 
-  transport::HttpClient& client_;
+  void CountClosed() {
+    if (target_.metrics && counted_open_.exchange(false)) {
+      target_.metrics->sessions_active.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+  void CountResumption() {
+    if (target_.metrics) target_.metrics->stream_resumptions.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  std::shared_ptr<transport::HttpClient> client_;
   BackendTarget target_;
   std::shared_ptr<BackendEvents> events_;
   asio::any_io_executor client_executor_;
@@ -153,6 +195,7 @@ class BackendBase : public BackendSession {
   Json server_info_ = Json::object();
   std::atomic<int64_t> next_id_{1};
   std::atomic<bool> closed_{false};
+  std::atomic<bool> counted_open_{false};  // counted in sessions_active
 };
 
 // --- streamable HTTP ---------------------------------------------------------------------------------
@@ -161,7 +204,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
  public:
   using BackendBase::BackendBase;
 
-  asio::awaitable<absl::Status> Initialize(Json client_capabilities) override {
+  asio::awaitable<absl::Status> Open(Json client_capabilities) override {
     client_executor_ = co_await asio::this_coro::executor;
     // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
     // coroutine's by-value parameter twice.
@@ -177,7 +220,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     co_return absl::OkStatus();
   }
 
-  asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+  asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
     if (closed_) co_return Failure("session closed");
     const int64_t id = NextId();
@@ -195,6 +238,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
 
   asio::awaitable<void> Close() override {
     if (closed_.exchange(true)) co_return;
+    CountClosed();
     std::string session;
     {
       std::lock_guard lock(mu_);
@@ -202,7 +246,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (session.empty()) co_return;
     transport::Request del = BaseRequest("DELETE");
-    co_await client_.Send(target_.url, std::move(del), target_.endpoint, std::chrono::seconds(5));
+    co_await client_->Send(target_.url, std::move(del), target_.endpoint, std::chrono::seconds(5));
   }
 
  private:
@@ -228,7 +272,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     req.body = message.dump();
     const auto deadline = Clock::now() + target_.timeout;
 
-    auto opened = co_await client_.Open(target_.url, std::move(req), target_.endpoint);
+    auto opened = co_await client_->Open(target_.url, std::move(req), target_.endpoint);
     if (!opened.ok()) co_return Failure(opened.status());
     std::unique_ptr<transport::ResponseStream> stream = std::move(*opened);
     const int status = stream->status();
@@ -318,9 +362,12 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
       get.headers.Set("Last-Event-ID", parser.last_event_id());
-      auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint);
+      auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint);
       ++failures;
-      if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) co_return std::move(*opened);
+      if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
+        CountResumption();
+        co_return std::move(*opened);
+      }
       if (opened.ok() && ((*opened)->status() == 404 || (*opened)->status() == 405)) {
         co_return absl::UnavailableError(absl::StrCat("GET answered HTTP ", (*opened)->status()));
       }
@@ -361,9 +408,11 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     while (!closed_) {
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
-      if (!parser.last_event_id().empty()) get.headers.Set("Last-Event-ID", parser.last_event_id());
-      auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+      const bool resuming = !parser.last_event_id().empty();
+      if (resuming) get.headers.Set("Last-Event-ID", parser.last_event_id());
+      auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
+        if (resuming) CountResumption();
         backoff = std::chrono::seconds(1);
         auto& stream = **opened;
         while (!closed_) {
@@ -394,11 +443,11 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
   using BackendBase::BackendBase;
   using Channel = asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>;
 
-  asio::awaitable<absl::Status> Initialize(Json client_capabilities) override {
+  asio::awaitable<absl::Status> Open(Json client_capabilities) override {
     client_executor_ = co_await asio::this_coro::executor;
     transport::Request get = BaseRequest("GET");
     get.headers.Set("Accept", "text/event-stream");
-    auto opened = co_await client_.Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+    auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
     if (!opened.ok()) co_return Failure(opened.status());
     if ((*opened)->status() != 200) co_return Failure(absl::StrCat("SSE stream answered HTTP ", (*opened)->status()));
     std::shared_ptr<transport::ResponseStream> stream = std::move(*opened);
@@ -428,7 +477,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     std::string method = "initialize";
     Json params = InitializeParams(client_capabilities);
     std::shared_ptr<BackendEvents> none;
-    auto response = co_await Call(std::move(method), std::move(params), none);
+    auto response = co_await Send(std::move(method), std::move(params), none);
     if (!response.ok()) co_return response.status();
     if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
     std::string initialized = "notifications/initialized";
@@ -436,7 +485,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     co_return co_await Notify(std::move(initialized), std::move(no_params));
   }
 
-  asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
+  asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
     if (closed_) co_return Failure("session closed");
     const int64_t id = NextId();
@@ -470,6 +519,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
 
   asio::awaitable<void> Close() override {
     closed_ = true;
+    CountClosed();
     FailAll();
     co_return;
   }
@@ -489,7 +539,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     transport::Request post = BaseRequest("POST");
     post.headers.Set("Content-Type", "application/json");
     post.body = message.dump();
-    auto r = co_await client_.Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
+    auto r = co_await client_->Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
     if (!r.ok()) co_return Failure(r.status());
     if (r->status < 200 || r->status >= 300) {
       co_return Failure(absl::StrCat("POST answered HTTP ", r->status, r->body.empty() ? "" : ": ", r->body.substr(0, 200)));
@@ -568,7 +618,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
 
 }  // namespace
 
-std::shared_ptr<BackendSession> MakeBackendSession(transport::HttpClient& client, BackendTarget target,
+std::shared_ptr<BackendSession> MakeBackendSession(std::shared_ptr<transport::HttpClient> client, BackendTarget target,
                                                    std::shared_ptr<BackendEvents> session_events) {
   if (target.transport == config::TransportKind::kSse) {
     return std::make_shared<SseBackend>(client, std::move(target), std::move(session_events));

@@ -24,6 +24,7 @@
 #include "absl/status/statusor.h"
 #include "config/config.h"
 #include "gateway/jsonrpc.h"
+#include "gateway/metrics.h"
 #include "transport/client.h"
 
 namespace vmcp::gateway {
@@ -54,6 +55,7 @@ struct BackendTarget {
   // Sent on every request: the backend's static headers, then the auth strategy's (which win).
   std::vector<std::pair<std::string, std::string>> headers;
   transport::Duration timeout = std::chrono::seconds(30);
+  std::shared_ptr<BackendMetrics> metrics;  // where requests, sessions and resumptions are counted (may be null)
 };
 
 class BackendSession {
@@ -81,8 +83,9 @@ class BackendSession {
   virtual std::string protocol_version() const = 0;
 };
 
-// A session over the target's transport. `session_events` receives what arrives outside calls.
-std::shared_ptr<BackendSession> MakeBackendSession(transport::HttpClient& client, BackendTarget target,
+// A session over the target's transport. `session_events` receives what arrives outside calls. The
+// session shares the client: its streams may outlive whoever made it.
+std::shared_ptr<BackendSession> MakeBackendSession(std::shared_ptr<transport::HttpClient> client, BackendTarget target,
                                                    std::shared_ptr<BackendEvents> session_events);
 
 }  // namespace vmcp::gateway

@@ -3,6 +3,7 @@
 // calls.
 
 #include "gateway/gateway.h"
+#include "gateway/gateway_asio.h"
 
 #include <openssl/rand.h>
 
@@ -18,7 +19,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -30,6 +33,7 @@
 #include "gateway/aggregator.h"
 #include "gateway/backend_session.h"
 #include "gateway/jsonrpc.h"
+#include "gateway/metrics.h"
 #include "transport/client.h"
 #include "transport/server.h"
 
@@ -72,11 +76,12 @@ struct Snapshot {
   std::vector<BackendTarget> targets;
 };
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg) {
+absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg, gateway::Metrics& metrics) {
   auto snap = std::make_shared<Snapshot>();
   for (const config::StaticBackend& b : cfg.backends) {
     BackendTarget t;
     t.name = b.name;
+    t.metrics = metrics.ForBackend(b.name);
     auto url = transport::ParseUrl(b.endpoint);
     if (!url.ok()) return absl::InvalidArgumentError(absl::StrCat("backend ", b.name, ": ", url.status().message()));
     t.url = *url;
@@ -111,7 +116,11 @@ asio::awaitable<void> WhenAll(std::vector<asio::awaitable<void>> tasks) {
   for (size_t i = 0; i < n; ++i) co_await done->async_receive(kTuple);
 }
 
-class GatewayImpl;
+// Keeps `owner` alive while `task` (a coroutine of the owner's, which holds only `this`) runs detached.
+template <typename Owner>
+asio::awaitable<void> Holding(std::shared_ptr<Owner> owner, asio::awaitable<void> task) {
+  co_await std::move(task);
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // A client session.
@@ -176,7 +185,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 
   // --- backends and the catalogue ---
 
-  asio::awaitable<void> Connect(transport::HttpClient& client) {
+  asio::awaitable<void> Connect(std::shared_ptr<transport::HttpClient> client) {
     Json caps = Json::object();
     // Declare to backends what the client can do, so they only ask for what can be answered.
     for (const char* c : {"sampling", "elicitation", "roots"}) {
@@ -403,15 +412,27 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     SendToClient(gateway::MakeNotification(notification, nullptr), nullptr);
   }
 
+  // Ends the session: the client's stream, its backend sessions, and every wait on it (a question to
+  // the client gets an error, a call in flight is let go), so nothing of it lingers.
   asio::awaitable<void> Close() {
     std::map<std::string, std::shared_ptr<BackendSession>> backends;
     std::shared_ptr<SseStream> standalone;
+    std::map<std::string, std::shared_ptr<Channel>> awaiting;
+    std::map<std::string, CallInFlight> calls;
     {
       std::lock_guard lock(mu_);
       backends.swap(backends_);
       standalone = standalone_;
+      awaiting.swap(awaiting_);
+      calls.swap(calls_);
     }
     if (standalone) standalone->Close();
+    for (auto& [gid, channel] : awaiting) {
+      Json closed{{"jsonrpc", "2.0"}, {"id", gid},
+                  {"error", {{"code", gateway::kInternalError}, {"message", "the client session ended"}}}};
+      channel->try_send(boost::system::error_code{}, std::move(closed));
+    }
+    for (auto& [id, call] : calls) call.cancel->try_send(boost::system::error_code{}, Json());
     for (auto& [name, b] : backends) co_await b->Close();
   }
 
@@ -459,58 +480,57 @@ class CallEvents final : public BackendEvents {
 // ---------------------------------------------------------------------------------------------------------
 // The gateway.
 
-class GatewayImpl final : public Gateway {
+// Everything the gateway's coroutines touch, shared with them: a call still finishing on a host's
+// executor after Stop() keeps it alive. The public object (GatewayImpl, below) owns the HTTP server.
+class Core final : public std::enable_shared_from_this<Core> {
  public:
-  GatewayImpl(std::shared_ptr<const Snapshot> snapshot, GatewayOptions options)
-      : options_(std::move(options)), snapshot_(std::move(snapshot)) {}
+  Core(std::shared_ptr<const Snapshot> snapshot, GatewayOptions options, std::shared_ptr<gateway::Metrics> metrics)
+      : options_(std::move(options)), snapshot_(std::move(snapshot)), metrics_(std::move(metrics)) {}
 
-  ~GatewayImpl() override { Stop(std::chrono::milliseconds(0)); }
-
-  absl::StatusOr<uint16_t> Start() override {
-    transport::ServerOptions so;
-    so.host = options_.host;
-    so.port = options_.port;
-    so.threads = options_.threads;
-    so.max_body_bytes = options_.max_body_bytes;
-    server_ = std::make_unique<transport::HttpServer>(so, [this](Exchange& ex) { return Handle(ex); });
-    auto port = server_->Start();
-    if (!port.ok()) return port.status();
-    port_ = *port;
-    client_ = std::make_unique<transport::HttpClient>(server_->executor());
-    asio::co_spawn(server_->executor(), ExpireSessions(), asio::detached);
+  // Called once the server listens: from here on the gateway's work runs on `executor`.
+  void Begin(asio::any_io_executor executor, uint16_t port, std::function<transport::ServerStats()> server_stats) {
+    executor_ = executor;
+    port_ = port;
+    server_stats_ = std::move(server_stats);
+    client_ = std::make_shared<transport::HttpClient>(executor);
+    expire_strand_ = asio::make_strand(executor);
+    expire_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
+    asio::co_spawn(expire_strand_, Holding(shared_from_this(), ExpireSessions()), asio::detached);
     serving_ = true;
-    return port_;
   }
 
-  absl::Status Reload(config::Config cfg) override {
-    auto snap = MakeSnapshot(std::move(cfg));
-    if (!snap.ok()) return snap.status();
+  absl::Status Reload(config::Config cfg) {
+    auto snap = MakeSnapshot(std::move(cfg), *metrics_);
+    if (!snap.ok()) {
+      metrics_->reloads_refused.fetch_add(1, std::memory_order_relaxed);
+      return snap.status();
+    }
     std::lock_guard lock(mu_);
     snapshot_ = *snap;
     ++reloads_;
+    metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
     return absl::OkStatus();
   }
 
-  void Stop(std::chrono::milliseconds grace) override {
-    if (!serving_.exchange(false)) return;
+  // The first part of a stop: no new work, every session ends its backend sessions (DELETE, streams
+  // closed) within `grace`. False when not serving.
+  bool CloseSessions(std::chrono::milliseconds grace) {
+    if (!serving_.exchange(false)) return false;
     stopping_ = true;
-    if (!server_) return;
-    // Every session ends its backend sessions (DELETE, streams closed) within the grace period; then the
-    // server stops accepting, lets in-flight requests finish and ends the clients' streams.
-    const auto started = Clock::now();
+    if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
     std::map<std::string, std::shared_ptr<ClientSession>> sessions;
     {
       std::lock_guard lock(mu_);
       sessions.swap(sessions_);
     }
+    metrics_->client_sessions_active.fetch_sub(static_cast<int64_t>(sessions.size()), std::memory_order_relaxed);
     if (!sessions.empty() && grace.count() > 0) {
       auto closed = std::make_shared<std::promise<void>>();
       auto done = closed->get_future();
-      asio::co_spawn(server_->executor(), CloseAll(std::move(sessions), closed), asio::detached);
+      asio::co_spawn(executor_, CloseAll(std::move(sessions), closed), asio::detached);
       done.wait_for(grace);
     }
-    const auto left = std::max<Clock::duration>(grace - (Clock::now() - started), Clock::duration::zero());
-    server_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    return true;
   }
 
   static asio::awaitable<void> CloseAll(std::map<std::string, std::shared_ptr<ClientSession>> sessions,
@@ -521,7 +541,17 @@ class GatewayImpl final : public Gateway {
     closed->set_value();
   }
 
-  GatewayStatus Status() const override {
+  // A request's way in: holds the core for as long as the request takes.
+  static asio::awaitable<void> Serve(std::shared_ptr<Core> self, Exchange& ex) {
+    if (!self) {
+      Response gone = JsonResponse(503, Json{{"error", "the gateway is stopping"}});
+      co_await ex.Respond(std::move(gone));
+      co_return;
+    }
+    co_await self->Handle(ex);
+  }
+
+  GatewayStatus Status() const {
     GatewayStatus s;
     auto snap = snapshot();
     s.name = snap->cfg.name;
@@ -550,6 +580,20 @@ class GatewayImpl final : public Gateway {
     return s;
   }
 
+  gateway::MetricsContext MetricsNow() const {
+    gateway::MetricsContext c;
+    if (server_stats_) {
+      const transport::ServerStats st = server_stats_();
+      c.connections_active = st.connections_active;
+      c.connections_accepted = st.connections_accepted;
+      c.sse_streams_active = st.sse_streams_active;
+    }
+    c.backends_configured = snapshot()->targets.size();
+    return c;
+  }
+  GatewayMetrics Metrics() const { return metrics_->Snapshot(MetricsNow()); }
+  std::string PrometheusText() const { return metrics_->Prometheus(MetricsNow()); }
+
  private:
   std::shared_ptr<const Snapshot> snapshot() const {
     std::lock_guard lock(mu_);
@@ -573,6 +617,14 @@ class GatewayImpl final : public Gateway {
     }
     if (path == "/status") {
       Response r = StatusResponse(ex.request().method);
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (path == "/metrics") {
+      Response r;
+      r.status = 200;
+      r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      r.body = PrometheusText();
       co_await ex.Respond(std::move(r));
       co_return;
     }
@@ -707,10 +759,7 @@ class GatewayImpl final : public Gateway {
   asio::awaitable<void> HandleDelete(Exchange& ex) {
     auto session = co_await RequireSession(ex, nullptr);
     if (!session) co_return;
-    {
-      std::lock_guard lock(mu_);
-      sessions_.erase(session->id());
-    }
+    RemoveSession(session->id());
     co_await session->Close();
     Response r;
     r.status = 200;
@@ -765,7 +814,7 @@ class GatewayImpl final : public Gateway {
 
   std::shared_ptr<ClientSession> NewSession(bool legacy) {
     auto session = std::make_shared<ClientSession>(RandomSessionId(), snapshot());
-    session->executor_ = server_->executor();
+    session->executor_ = executor_;
     session->legacy = legacy;
     return session;
   }
@@ -781,8 +830,7 @@ class GatewayImpl final : public Gateway {
       std::string session_header;
       if (body.contains("result")) {
         session_header = session->id();
-        std::lock_guard lock(mu_);
-        sessions_[session->id()] = session;
+        AddSession(session);
       }
       co_await Reply(ex, 200, std::move(body), session_header);
       co_return;
@@ -810,7 +858,8 @@ class GatewayImpl final : public Gateway {
       auto opened = co_await ex.StartSse();
       if (!opened.ok()) co_return;
       session->Prime(*opened);
-      asio::co_spawn(server_->executor(), AnswerOnStream(session, std::move(message), *opened), asio::detached);
+      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), *opened)),
+                     asio::detached);
       co_return;
     }
     Json response = co_await Dispatch(session, std::move(message), nullptr);
@@ -849,19 +898,14 @@ class GatewayImpl final : public Gateway {
     endpoint.data = absl::StrCat("/messages?sessionId=", session->id());
     stream->Send(std::move(endpoint));
     session->AttachStandalone(stream);
-    {
-      std::lock_guard lock(mu_);
-      sessions_[session->id()] = session;
-    }
+    AddSession(session);
     // The session lives as long as its stream.
     std::weak_ptr<ClientSession> weak = session;
-    stream->OnClosed([this, weak] {
+    stream->OnClosed([core = weak_from_this(), weak] {
       auto s = weak.lock();
-      if (!s) return;
-      {
-        std::lock_guard lock(mu_);
-        sessions_.erase(s->id());
-      }
+      auto self = core.lock();
+      if (!s || !self) return;
+      self->RemoveSession(s->id());
       asio::co_spawn(s->executor_, s->Close(), asio::detached);
     });
   }
@@ -888,7 +932,7 @@ class GatewayImpl final : public Gateway {
     accepted.body = "Accepted";
     co_await ex.Respond(std::move(accepted));
     // Answers travel on the session's stream.
-    asio::co_spawn(server_->executor(), ProcessLegacy(session, std::move(*parsed)), asio::detached);
+    asio::co_spawn(executor_, Holding(shared_from_this(), ProcessLegacy(session, std::move(*parsed))), asio::detached);
   }
 
   asio::awaitable<void> ProcessLegacy(std::shared_ptr<ClientSession> session, Json message) {
@@ -913,6 +957,13 @@ class GatewayImpl final : public Gateway {
   // --- the MCP methods ---
 
   asio::awaitable<Json> InitializeSession(std::shared_ptr<ClientSession> session, Json message) {
+    const auto started = Clock::now();
+    Json response = co_await Initialize(std::move(session), std::move(message));
+    RecordClient(gateway::MethodIndex("initialize"), started, response);
+    co_return response;
+  }
+
+  asio::awaitable<Json> Initialize(std::shared_ptr<ClientSession> session, Json message) {
     const Json id = message["id"];
     const Json params = message.contains("params") ? message["params"] : Json::object();
     if (!params.is_object() || (params.contains("protocolVersion") && !params["protocolVersion"].is_string()) ||
@@ -922,7 +973,7 @@ class GatewayImpl final : public Gateway {
     }
     session->protocol_version = gateway::NegotiateProtocolVersion(params.value("protocolVersion", std::string()));
     session->client_capabilities = params.value("capabilities", Json::object());
-    co_await session->Connect(*client_);
+    co_await session->Connect(client_);
     {
       std::lock_guard lock(mu_);
       for (const BackendTarget& t : session->snapshot().targets) last_health_[t.name] = "";
@@ -972,13 +1023,28 @@ class GatewayImpl final : public Gateway {
   // Malformed params (a name that is not a string, ...) are -32602 errors, never an exception out.
   asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
     const Json id = message["id"];
+    const size_t method = gateway::MethodIndex(message["method"].get<std::string>());
+    const auto started = Clock::now();
     std::string problem;
+    Json response;
     try {
-      co_return co_await Route(session, std::move(message), std::move(stream));
+      response = co_await Route(session, std::move(message), std::move(stream));
     } catch (const Json::exception& e) {
       problem = e.what();
+      response = gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
     }
-    co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
+    RecordClient(method, started, response);
+    co_return response;
+  }
+
+  // A failure is a JSON-RPC error or a tool result with isError (a cancelled call, answered by nothing,
+  // counts as neither).
+  void RecordClient(size_t method, Clock::time_point started, const Json& response) {
+    const bool error = response.is_object() &&
+                       (response.contains("error") ||
+                        (response.contains("result") && response["result"].is_object() &&
+                         response["result"].value("isError", false)));
+    metrics_->client(method).Record(Clock::now() - started, error);
   }
 
   asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
@@ -987,6 +1053,7 @@ class GatewayImpl final : public Gateway {
     const Json params = message.contains("params") ? message["params"] : Json::object();
     if (!params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
     if (method == "ping") co_return gateway::MakeResult(id, Json::object());
+    if (method == "tools/call") metrics_->tool_calls.fetch_add(1, std::memory_order_relaxed);
     if (method == "initialize") {
       co_return gateway::MakeError(id, gateway::kInvalidRequest, "Invalid Request: the session is already initialized");
     }
@@ -1131,12 +1198,13 @@ class GatewayImpl final : public Gateway {
   }
 
   // Idle sessions end after the TTL: real clients never send DELETE.
+  // (runs on expire_strand_, where Stop cancels its timer)
   asio::awaitable<void> ExpireSessions() {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
+    auto timer = expire_timer_;
     const auto tick = std::min<Clock::duration>(options_.session_ttl / 4 + std::chrono::seconds(1), std::chrono::minutes(1));
     while (!stopping_) {
-      timer.expires_after(tick);
-      auto [ec] = co_await timer.async_wait(kTuple);
+      timer->expires_after(tick);
+      auto [ec] = co_await timer->async_wait(kTuple);
       if (ec || stopping_) break;
       std::vector<std::shared_ptr<ClientSession>> expired;
       {
@@ -1151,8 +1219,28 @@ class GatewayImpl final : public Gateway {
           }
         }
       }
+      metrics_->client_sessions_active.fetch_sub(static_cast<int64_t>(expired.size()), std::memory_order_relaxed);
+      metrics_->client_sessions_expired.fetch_add(expired.size(), std::memory_order_relaxed);
       for (auto& s : expired) co_await s->Close();
     }
+  }
+
+  void AddSession(const std::shared_ptr<ClientSession>& session) {
+    {
+      std::lock_guard lock(mu_);
+      sessions_[session->id()] = session;
+    }
+    metrics_->client_sessions_active.fetch_add(1, std::memory_order_relaxed);
+    metrics_->client_sessions_created.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void RemoveSession(const std::string& id) {
+    bool removed = false;
+    {
+      std::lock_guard lock(mu_);
+      removed = sessions_.erase(id) > 0;
+    }
+    if (removed) metrics_->client_sessions_active.fetch_sub(1, std::memory_order_relaxed);
   }
 
   GatewayOptions options_;
@@ -1160,8 +1248,12 @@ class GatewayImpl final : public Gateway {
   std::shared_ptr<const Snapshot> snapshot_;
   std::map<std::string, std::shared_ptr<ClientSession>> sessions_;
   std::map<std::string, std::string> last_health_;  // backend -> last connect error ("" = fine)
-  std::unique_ptr<transport::HttpServer> server_;
-  std::unique_ptr<transport::HttpClient> client_;
+  std::shared_ptr<gateway::Metrics> metrics_;
+  asio::any_io_executor executor_;
+  std::function<transport::ServerStats()> server_stats_;
+  std::shared_ptr<transport::HttpClient> client_;
+  asio::any_io_executor expire_strand_;  // a strand of executor_
+  std::shared_ptr<asio::steady_timer> expire_timer_;
   uint16_t port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
@@ -1169,12 +1261,81 @@ class GatewayImpl final : public Gateway {
   std::atomic<uint64_t> reloads_{0};
 };
 
+
+// ---------------------------------------------------------------------------------------------------------
+// The public object: the HTTP server and the core it serves.
+
+class GatewayImpl final : public Gateway {
+ public:
+  explicit GatewayImpl(std::shared_ptr<Core> core, GatewayOptions options)
+      : options_(std::move(options)), core_(std::move(core)) {}
+
+  ~GatewayImpl() override {
+    Stop(std::chrono::milliseconds(0));
+    // The core before the server: coroutines queued in the server's own io_context may still hold the
+    // core; destroying that io_context (with the server) releases them while its services still exist.
+    core_.reset();
+    server_.reset();
+  }
+
+  absl::StatusOr<uint16_t> Start() override { return Serve(nullptr); }
+  absl::StatusOr<uint16_t> Start(const HostExecutor& host) override {
+    if (!host.executor) return absl::InvalidArgumentError("Start(HostExecutor): the executor is empty");
+    return Serve(&host.executor);
+  }
+
+  absl::Status Reload(config::Config config) override { return core_->Reload(std::move(config)); }
+
+  void Stop(std::chrono::milliseconds grace) override {
+    if (!server_) return;
+    const auto started = Clock::now();
+    if (!core_->CloseSessions(grace)) return;
+    // Then the server stops accepting, lets in-flight requests finish and ends the clients' streams.
+    const auto left = std::max<Clock::duration>(grace - (Clock::now() - started), Clock::duration::zero());
+    server_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+  }
+
+  GatewayStatus Status() const override { return core_->Status(); }
+  GatewayMetrics Metrics() const override { return core_->Metrics(); }
+  std::string PrometheusText() const override { return core_->PrometheusText(); }
+
+ private:
+  absl::StatusOr<uint16_t> Serve(const asio::any_io_executor* host) {
+    if (server_) return absl::FailedPreconditionError("the gateway was already started");
+    transport::ServerOptions so;
+    so.host = options_.host;
+    so.port = options_.port;
+    so.threads = options_.threads;
+    so.max_body_bytes = options_.max_body_bytes;
+    // The server holds the core weakly (the core does not hold the server): no cycle, and a request that
+    // arrives while the gateway is being torn down gets a 503.
+    transport::Handler handler = [weak = std::weak_ptr<Core>(core_)](Exchange& ex) {
+      return Core::Serve(weak.lock(), ex);
+    };
+    server_ = host ? std::make_unique<transport::HttpServer>(so, std::move(handler), *host)
+                   : std::make_unique<transport::HttpServer>(so, std::move(handler));
+    auto port = server_->Start();
+    if (!port.ok()) {
+      server_.reset();
+      return port.status();
+    }
+    core_->Begin(server_->executor(), *port, server_->StatsReader());
+    return *port;
+  }
+
+  GatewayOptions options_;
+  std::shared_ptr<Core> core_;
+  std::unique_ptr<transport::HttpServer> server_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(config::Config config, GatewayOptions options) {
-  auto snap = MakeSnapshot(std::move(config));
+  auto metrics = std::make_shared<gateway::Metrics>();
+  auto snap = MakeSnapshot(std::move(config), *metrics);
   if (!snap.ok()) return snap.status();
-  return std::unique_ptr<Gateway>(std::make_unique<GatewayImpl>(*snap, std::move(options)));
+  auto core = std::make_shared<Core>(*snap, options, std::move(metrics));
+  return std::unique_ptr<Gateway>(std::make_unique<GatewayImpl>(std::move(core), std::move(options)));
 }
 
 }  // namespace vmcp

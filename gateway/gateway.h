@@ -7,13 +7,15 @@
 //   auto cfg = config::LoadConfig("/etc/vmcp-config/config.yaml", config::ProcessEnvironment());
 //   auto gw = Gateway::Create(*cfg, {.host = "0.0.0.0", .port = 4483});
 //   absl::StatusOr<uint16_t> port = (*gw)->Start();   // on threads the gateway owns
+//   // or, on the host's own executor (gateway/gateway_asio.h): (*gw)->Start(HostExecutor{ex});
 //   ...
 //   (*gw)->Reload(new_config);                        // backends added, removed, changed
 //   GatewayStatus status = (*gw)->Status();
+//   GatewayMetrics metrics = (*gw)->Metrics();         // or PrometheusText(), as /metrics serves it
 //   (*gw)->Stop(std::chrono::seconds(10));            // graceful
 //
 // Endpoints: `/mcp` (streamable HTTP: POST, GET stream, DELETE), `/sse` + `/messages?sessionId=`
-// (legacy HTTP+SSE for 2024-11-05 clients), `/health`, `/ping`, `/readyz`, `/status`.
+// (legacy HTTP+SSE for 2024-11-05 clients), `/health`, `/ping`, `/readyz`, `/status`, `/metrics`.
 #pragma once
 
 #include <chrono>
@@ -63,19 +65,65 @@ struct GatewayStatus {
   std::vector<BackendStatus> backends;
 };
 
+// Requests of one MCP method: count, failures (a JSON-RPC error, or a transport failure or timeout
+// toward a backend), and the total time spent answering them.
+struct MethodMetrics {
+  std::string method;  // an MCP method name, "notifications", or "other"
+  uint64_t requests = 0;
+  uint64_t errors = 0;
+  double seconds_total = 0;
+};
+
+struct BackendMetricsSnapshot {
+  std::string backend;
+  std::vector<MethodMetrics> requests;  // requests the gateway sent to this backend
+  uint64_t sessions_active = 0;
+  uint64_t sessions_opened = 0;
+  uint64_t connect_failures = 0;
+  uint64_t stream_resumptions = 0;
+  uint64_t reinitializations = 0;
+};
+
+// Counters since Create(); the same numbers /metrics serves (with latency histograms) in Prometheus text.
+struct GatewayMetrics {
+  uint64_t client_sessions_active = 0;
+  uint64_t client_sessions_created = 0;
+  uint64_t client_sessions_expired = 0;
+  uint64_t tool_calls = 0;
+  uint64_t connections_active = 0;
+  uint64_t sse_streams_active = 0;
+  uint64_t reloads_applied = 0;
+  uint64_t reloads_refused = 0;
+  std::vector<MethodMetrics> client_requests;  // requests clients sent, by method
+  std::vector<BackendMetricsSnapshot> backends;
+};
+
+// The host's Asio executor, for Start(const HostExecutor&). Defined in gateway/gateway_asio.h, the one
+// header of the API that includes Boost.Asio; hosts that let the gateway own its threads never see it.
+struct HostExecutor;
+
 class Gateway {
  public:
   static absl::StatusOr<std::unique_ptr<Gateway>> Create(config::Config config, GatewayOptions options);
   virtual ~Gateway() = default;
 
-  // Binds and serves. Returns the bound port (useful with port 0).
+  // Binds and serves on `options.threads` threads of its own. Returns the bound port (useful with port 0).
   virtual absl::StatusOr<uint16_t> Start() = 0;
+  // Binds and serves on the host's executor: no thread is created, every socket, timer and coroutine of
+  // the gateway runs there. The host keeps the executor running until Stop() has returned and calls
+  // Stop() from a thread the executor can do without while it drains. A call still waiting on a backend
+  // after Stop() finishes on the executor within its timeout; what it uses stays alive until then.
+  virtual absl::StatusOr<uint16_t> Start(const HostExecutor& host) = 0;
   // Applies a new config: new sessions use it at once; existing sessions keep their backend sessions
-  // to backends that did not change.
+  // to backends that did not change. A config that cannot be applied is refused (and counted) and the
+  // gateway keeps serving the one it had.
   virtual absl::Status Reload(config::Config config) = 0;
   // Graceful: stops accepting, lets in-flight calls finish within `grace`, ends sessions.
   virtual void Stop(std::chrono::milliseconds grace) = 0;
   virtual GatewayStatus Status() const = 0;
+  virtual GatewayMetrics Metrics() const = 0;
+  // The Prometheus text exposition format (0.0.4): what GET /metrics answers.
+  virtual std::string PrometheusText() const = 0;
 };
 
 }  // namespace vmcp

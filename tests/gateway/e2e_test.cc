@@ -14,6 +14,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/gateway/child_process.h"
 #include "tests/gateway/e2e_support.h"
+#include "tests/gateway/prom_text.h"
 #include "tests/transport/test_io.h"
 #include "transport/client.h"
 #include "transport/sse.h"
@@ -329,6 +330,71 @@ TEST_F(GatewayE2E, HealthStatusAndReadiness) {
   EXPECT_EQ(s["backends"][0]["name"], "conf");
   EXPECT_EQ(s["backends"][0]["health"], "healthy");
   EXPECT_EQ(s["healthy"], true);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// /metrics after a known sequence: exact counts, in text a strict parser accepts; Metrics() agrees.
+TEST_F(GatewayE2E, MetricsCountAKnownSequenceExactly) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_), kBare), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  ASSERT_EQ(mcp.last.status, 200);
+  mcp.Request("tools/list", Json::object());
+  Json ok = mcp.Request("tools/call", {{"name", "test_simple_text"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(ok.contains("result")) << ok.dump();
+  Json unknown = mcp.Request("tools/call", {{"name", "no_such_tool"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(unknown.contains("error"));
+  Json failing = mcp.Request("tools/call", {{"name", "test_error_handling"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(failing["result"].value("isError", false)) << failing.dump();
+  mcp.Request("ping", Json::object());
+
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto scraped = io_.Run(client_.Send(*transport::ParseUrl(base + "/metrics"), transport::Request{}, {}));
+  ASSERT_TRUE(scraped.ok());
+  EXPECT_EQ(scraped->status, 200);
+  EXPECT_NE(scraped->headers.Get("Content-Type").value_or("").find("text/plain; version=0.0.4"), std::string_view::npos);
+  auto m = testing::ParsePromText(scraped->body);
+  ASSERT_TRUE(m.ok()) << m.status() << "\n" << scraped->body;
+  auto client = [&](const std::string& method, const std::string& status) {
+    return m->Get("toolhive_mcp_requests_total{method=\"" + method + "\",status=\"" + status + "\"}", 0);
+  };
+  EXPECT_EQ(client("initialize", "success"), 1);
+  EXPECT_EQ(client("tools/list", "success"), 1);
+  EXPECT_EQ(client("tools/call", "success"), 1);
+  EXPECT_EQ(client("tools/call", "error"), 2);  // the unknown tool (-32602) and the isError result
+  EXPECT_EQ(client("ping", "success"), 1);
+  EXPECT_EQ(m->Get("toolhive_mcp_request_duration_seconds_count{method=\"tools/call\"}"), 3);
+  EXPECT_EQ(m->Get("toolhive_mcp_tool_calls_total"), 3);
+  EXPECT_EQ(m->Get("vmcp_client_sessions_active"), 1);
+  EXPECT_EQ(m->Get("vmcp_client_sessions_created_total"), 1);
+  EXPECT_EQ(m->Get("toolhive_vmcp_backends_discovered"), 1);
+  // Toward the backend: one initialize, the two tool calls that reached it (the unknown one did not),
+  // the session's catalogue listing; one session open, no failures.
+  auto backend = [&](const std::string& method) {
+    return m->Get("toolhive_vmcp_backend_requests_total{backend=\"conf\",method=\"" + method + "\"}", 0);
+  };
+  EXPECT_EQ(backend("initialize"), 1);
+  EXPECT_EQ(backend("tools/call"), 2);
+  EXPECT_GE(backend("tools/list"), 1);
+  EXPECT_EQ(m->Get("toolhive_vmcp_backend_errors_total{backend=\"conf\",method=\"tools/call\"}"), 0);
+  EXPECT_EQ(m->Get("vmcp_backend_sessions_active{backend=\"conf\"}"), 1);
+  EXPECT_EQ(m->Get("vmcp_backend_connect_failures_total{backend=\"conf\"}"), 0);
+
+  // The API reads the same counters; DELETE ends both sessions.
+  transport::Request del;
+  del.method = "DELETE";
+  del.headers.Set("Mcp-Session-Id", mcp.session);
+  ASSERT_TRUE(io_.Run(client_.Send(*transport::ParseUrl(base + "/mcp"), std::move(del), {})).ok());
+  GatewayMetrics api = gw->Metrics();
+  EXPECT_EQ(api.client_sessions_active, 0u);
+  EXPECT_EQ(api.client_sessions_created, 1u);
+  EXPECT_EQ(api.tool_calls, 3u);
+  ASSERT_EQ(api.backends.size(), 1u);
+  EXPECT_EQ(api.backends[0].backend, "conf");
+  EXPECT_EQ(api.backends[0].sessions_active, 0u);
+  EXPECT_EQ(api.backends[0].sessions_opened, 1u);
   gw->Stop(std::chrono::seconds(2));
 }
 
