@@ -7,8 +7,12 @@
 #include <map>
 #include <optional>
 #include <ostream>
+#include <tuple>
+#include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "config/loader.h"
 #include "config/summary.h"
 #include "gateway/gateway.h"
@@ -23,6 +27,8 @@ constexpr char kUsage[] =
     "\n"
     "commands:\n"
     "  serve     --config=PATH [--host=127.0.0.1] [--port=4483] [--debug]   run the virtual MCP server\n"
+    "            [--allowed-hosts=H1,H2] [--allowed-origins=O1,O2]           DNS-rebinding allow-lists\n"
+    "            (also $VMCP_ALLOWED_HOSTS, $VMCP_ALLOWED_ORIGINS)\n"
     "  validate  --config=PATH                                               check a config.yaml and summarize it\n"
     "  version                                                               print the version\n";
 
@@ -60,6 +66,27 @@ std::string ParseFlags(const std::vector<std::string>& args, size_t first, const
   return "";
 }
 
+// A comma-separated allow-list of Host values (name or name:port) or Origins (scheme://authority, or
+// "*"). Returns an error text naming the flag and the bad entry, or "".
+std::string ParseAllowList(const std::string& flag, const std::string& text, bool origins, std::vector<std::string>& out) {
+  for (absl::string_view raw : absl::StrSplit(text, ',')) {
+    const std::string entry(absl::StripAsciiWhitespace(raw));
+    if (entry.empty()) continue;
+    if (entry.find_first_of(" \t/\r\n") != std::string::npos && !origins) {
+      return flag + ": \"" + entry + "\" is not a host name or host:port";
+    }
+    if (origins && entry != "*") {
+      const size_t scheme = entry.find("://");
+      if (scheme == std::string::npos || scheme == 0 || entry.size() == scheme + 3 ||
+          entry.find_first_of(" \t\r\n/", scheme + 3) != std::string::npos) {
+        return flag + ": \"" + entry + "\" is not an origin (scheme://host[:port]) or *";
+      }
+    }
+    out.push_back(absl::AsciiStrToLower(entry));
+  }
+  return "";
+}
+
 int Validate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Flags flags;
   if (std::string e = ParseFlags(args, 2, {{"config", true}, {"c", true}}, flags); !e.empty()) {
@@ -85,7 +112,14 @@ int Validate(const std::vector<std::string>& args, std::ostream& out, std::ostre
 
 int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Flags flags;
-  if (std::string e = ParseFlags(args, 2, {{"config", true}, {"c", true}, {"host", true}, {"port", true}, {"debug", false}},
+  if (std::string e = ParseFlags(args, 2,
+                                 {{"config", true},
+                                  {"c", true},
+                                  {"host", true},
+                                  {"port", true},
+                                  {"debug", false},
+                                  {"allowed-hosts", true},
+                                  {"allowed-origins", true}},
                                  flags);
       !e.empty()) {
     err << "vmcp serve: " << e << "\n" << kUsage;
@@ -102,6 +136,25 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     return 2;
   }
   config::ProcessEnvironment env;
+  GatewayOptions options;
+  // The allow-lists: a flag wins over its environment variable (the operator can set either).
+  for (const auto& [flag, var, origins] : {std::tuple{"allowed-hosts", "VMCP_ALLOWED_HOSTS", false},
+                                           std::tuple{"allowed-origins", "VMCP_ALLOWED_ORIGINS", true}}) {
+    std::optional<std::string> text;
+    std::string source = std::string("--") + flag;
+    if (flags.values.count(flag)) {
+      text = flags.values[flag];
+    } else if (auto v = env.Get(var)) {
+      text = *v;
+      source = std::string("$") + var;
+    }
+    if (!text) continue;
+    std::vector<std::string>& list = origins ? options.allowed_origins : options.allowed_hosts;
+    if (std::string e = ParseAllowList(source, *text, origins, list); !e.empty()) {
+      err << "vmcp serve: " << e << "\n";
+      return 2;
+    }
+  }
   config::LoadResult r = config::LoadConfigFile(path, env);
   for (const config::ConfigError& w : r.warnings) err << "warning: " << w.ToString() << "\n";
   if (!r.ok()) {
@@ -109,7 +162,6 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     for (const config::ConfigError& e : r.errors) err << "  - " << e.ToString() << "\n";
     return 1;
   }
-  GatewayOptions options;
   options.host = flags.values.count("host") ? flags.values["host"] : "127.0.0.1";
   options.port = static_cast<uint16_t>(port);
   options.debug = flags.switches["debug"] || r.config->operational.value_or(config::OperationalConfig{}).log_level == "debug";

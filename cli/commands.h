@@ -3,6 +3,7 @@
 // The `vmcp` command line, ToolHive-compatible so the operator's Deployment works unchanged:
 //
 //   vmcp serve --config=PATH [--host=H] [--port=P] [--debug]
+//              [--allowed-hosts=H1,H2] [--allowed-origins=O1,O2]   (or $VMCP_ALLOWED_HOSTS / _ORIGINS)
 //   vmcp validate --config=PATH
 //   vmcp version
 //

@@ -54,14 +54,14 @@ bool ChildProcess::ReadSome(int timeout_ms) {
   return true;
 }
 
-int ChildProcess::WaitForListening(int timeout_ms) {
+int ChildProcess::WaitForListening(int timeout_ms, const std::string& marker) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     size_t pos;
     while ((pos = output_.find('\n', scanned_)) != std::string::npos) {
       const std::string line = output_.substr(scanned_, pos - scanned_);
       scanned_ = pos + 1;
-      if (line.rfind("LISTENING ", 0) == 0) return std::atoi(line.c_str() + 10);
+      if (line.rfind(marker, 0) == 0) return std::atoi(line.c_str() + marker.size());
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0 || !ReadSome(static_cast<int>(left.count()))) return 0;

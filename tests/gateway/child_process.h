@@ -19,9 +19,10 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Reads stdout until a line `LISTENING <port>`; returns the port, or 0 if the process ended first or
-  // `timeout_ms` passed (the output so far is in output()).
-  int WaitForListening(int timeout_ms = 20000);
+  // Reads stdout until a line starting with `marker` (by default `LISTENING <port>`) and returns the
+  // number right after it, or 0 if the process ended first or `timeout_ms` passed (the output so far is
+  // in output()).
+  int WaitForListening(int timeout_ms = 20000, const std::string& marker = "LISTENING ");
   // Reads stdout to its end and waits for the exit; returns the exit code (or -signal).
   int ReadAllAndWait(int timeout_ms = 120000);
   void Terminate();

@@ -1,0 +1,126 @@
+// `vmcp serve` as the operator runs it: the real binary in a child process, its DNS-rebinding
+// allow-lists from flags and from the environment, /metrics, and a graceful exit 0 on SIGTERM. Bad
+// allow-list values are refused before anything starts.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "tests/gateway/child_process.h"
+
+namespace vmcp {
+namespace {
+
+using testing::ChildProcess;
+
+std::string WriteConfig() {
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/serve-test.yaml";
+  std::ofstream(path) << "name: serve-test\ngroupRef: g\nbackends:\n"
+                         "  - name: offline\n    url: http://127.0.0.1:9/mcp\n    transport: streamable-http\n"
+                         "incomingAuth:\n  type: anonymous\noutgoingAuth:\n  source: inline\n"
+                         "aggregation:\n  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n"
+                         "operational:\n  failureHandling:\n    partialFailureMode: best_effort\n";
+  return path;
+}
+
+// One POST of a ping to /mcp with the given Host and Origin (Connection: close); the status code.
+int PostPing(int port, const std::string& host, const std::string& origin = "") {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
+  std::string req = "POST /mcp HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    "Accept: application/json, text/event-stream\r\n";
+  if (!origin.empty()) req += "Origin: " + origin + "\r\n";
+  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return -1;
+  }
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
+  close(fd);
+  return response.size() > 12 ? std::atoi(response.c_str() + 9) : -1;
+}
+
+constexpr char kServing[] = "vmcp: serving \"serve-test\" at http://127.0.0.1:";
+
+TEST(ServeCommand, AllowListsFromFlagsAndGracefulSigterm) {
+  ChildProcess vmcp({"./vmcp", "serve", "--config=" + WriteConfig(), "--port=0",
+                     "--allowed-hosts=gw.example.com", "--allowed-origins=https://app.example.com"});
+  const int port = vmcp.WaitForListening(20000, kServing);
+  ASSERT_GT(port, 0) << vmcp.output();
+  // Bound to loopback: local names, plus the listed host; any other Host is a rebinding attempt.
+  EXPECT_EQ(PostPing(port, "127.0.0.1"), 200);
+  EXPECT_EQ(PostPing(port, "gw.example.com"), 200);
+  EXPECT_EQ(PostPing(port, "gw.example.com:8443"), 200);
+  EXPECT_EQ(PostPing(port, "evil.example.com"), 403);
+  EXPECT_EQ(PostPing(port, "localhost", "https://app.example.com"), 200);
+  EXPECT_EQ(PostPing(port, "localhost", "https://evil.example.com"), 403);
+  // SIGTERM: a graceful stop and exit 0.
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0) << vmcp.output();
+}
+
+TEST(ServeCommand, AllowListsFromTheEnvironment) {
+  ChildProcess vmcp({"./vmcp", "serve", "--config=" + WriteConfig(), "--port=0"},
+                    {{"VMCP_ALLOWED_HOSTS", "gw.example.com"}, {"VMCP_ALLOWED_ORIGINS", "*"}});
+  const int port = vmcp.WaitForListening(20000, kServing);
+  ASSERT_GT(port, 0) << vmcp.output();
+  EXPECT_EQ(PostPing(port, "gw.example.com"), 200);
+  EXPECT_EQ(PostPing(port, "evil.example.com"), 403);
+  EXPECT_EQ(PostPing(port, "localhost", "https://any.example.org"), 200);  // "*"
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
+}
+
+TEST(ServeCommand, WithoutAllowListsALoopbackBindRefusesForeignHostsAndOrigins) {
+  ChildProcess vmcp({"./vmcp", "serve", "--config=" + WriteConfig(), "--port=0"});
+  const int port = vmcp.WaitForListening(20000, kServing);
+  ASSERT_GT(port, 0) << vmcp.output();
+  EXPECT_EQ(PostPing(port, "localhost:" + std::to_string(port)), 200);
+  EXPECT_EQ(PostPing(port, "gw.example.com"), 403);
+  EXPECT_EQ(PostPing(port, "localhost", "https://app.example.com"), 403);
+  EXPECT_EQ(PostPing(port, "localhost", "http://localhost:3000"), 200);
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
+}
+
+TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {
+  const std::string config = WriteConfig();
+  struct Case {
+    std::string flag;
+    std::string message;
+  } cases[] = {
+      {"--allowed-origins=app.example.com", "--allowed-origins: \"app.example.com\" is not an origin (scheme://host[:port]) or *"},
+      {"--allowed-origins=https://", "--allowed-origins: \"https://\" is not an origin"},
+      {"--allowed-origins=https://a.example.com/path", "is not an origin"},
+      {"--allowed-hosts=gw.example.com/x", "--allowed-hosts: \"gw.example.com/x\" is not a host name or host:port"},
+      {"--allowed-hosts", "--allowed-hosts needs a value"},
+  };
+  for (const Case& c : cases) {
+    std::ostringstream out, err;
+    EXPECT_EQ(cli::Run({"vmcp", "serve", "--config=" + config, "--port=0", c.flag}, out, err), 2) << c.flag;
+    EXPECT_NE(err.str().find(c.message), std::string::npos) << c.flag << ": " << err.str();
+    EXPECT_EQ(out.str(), "") << "nothing started for " << c.flag;
+  }
+}
+
+}  // namespace
+}  // namespace vmcp
