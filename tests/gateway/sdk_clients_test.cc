@@ -293,8 +293,6 @@ TEST_F(SdkClientsTest, ManualOverridesRenameClashingToolsAndBothSidesAreReachabl
 
 // The SDK's legacy SSEClientTransport (GET /sse, then POST to the endpoint it names) against the
 // gateway, with the full `everything` script through the streamable server-everything backend.
-// NOTE: the gateway's `/sse` + `/messages?sessionId=` server endpoint is being implemented at the time
-// this test was written; until it lands this test fails at connect (GET /sse answers 404).
 TEST_F(SdkClientsTest, LegacySseClientThroughGateway) {
   uint16_t port = 0;
   auto gw = StartGateway(VmcpConfig(AllBackends(), PrefixAggregation("{workload}_")), port);
@@ -302,6 +300,30 @@ TEST_F(SdkClientsTest, LegacySseClientThroughGateway) {
   Json out = RunSdkClient({"--transport", "sse", "--url", "http://127.0.0.1:" + std::to_string(port) + "/sse",
                            "--script", "everything", "--prefix", "everything_", "--timeout-ms", "15000"});
   ExpectEverythingChecks(out);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// A backend's tools/list_changed (it advertised listChanged) re-aggregates the session's catalogue and
+// reaches the client, over streamable HTTP (on its GET stream) and over legacy SSE (on its one stream):
+// the new tool is then listed under its prefix and routed.
+TEST_F(SdkClientsTest, BackendListChangedReachesTheClientAndTheNewToolRoutes) {
+  uint16_t port = 0;
+  auto gw = StartGateway(VmcpConfig(AllBackends(), PrefixAggregation("{workload}_")), port);
+  ASSERT_NE(gw, nullptr);
+  for (const char* transport : {"streamable", "sse"}) {
+    const std::string url = std::string("http://127.0.0.1:") + std::to_string(port) +
+                            (std::string(transport) == "sse" ? "/sse" : "/mcp");
+    const std::string added = std::string("clash_fresh_") + transport;
+    Json out = RunSdkClient({"--transport", transport, "--url", url, "--script", "listchanged", "--prefix", "clash_",
+                             "--tool", "clash_add-tool", "--expect", added, "--timeout-ms", "15000"});
+    ASSERT_TRUE(out.is_object()) << transport;
+    for (const char* check : {"absentBefore", "listChangedReceived", "newToolListed", "newToolCalled"}) {
+      EXPECT_EQ(out["checks"].value(check, Json()), Json(true))
+          << transport << ": " << check << "; checks " << out["checks"].dump() << "; errors " << out["errors"].dump()
+          << "; tools after " << out["lists"].value("toolsAfter", Json()).dump();
+    }
+    EXPECT_EQ(out["ok"], true) << out.dump();
+  }
   gw->Stop(std::chrono::seconds(2));
 }
 

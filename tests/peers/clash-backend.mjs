@@ -9,6 +9,8 @@
 //   clash-only {}         -> "clash: clash-only"
 //   prompt simple-prompt  -> user message "clash: simple-prompt"
 //   resources/read clash://info -> "clash: resource clash://info"
+//   add-tool {name:"x"}   -> registers a tool `x` (answering "clash: added x") in this session and so
+//                            sends notifications/tools/list_changed; "clash: add-tool: x"
 //
 //   node tests/peers/clash-backend.mjs --port N [--label NAME] [--host 127.0.0.1] [--verbose]
 //
@@ -53,6 +55,15 @@ function createServer() {
     'clash-only',
     { description: `A tool only the ${label} backend has`, inputSchema: { note: z.string().optional() } },
     async ({ note }) => text(note === undefined ? 'clash-only' : `clash-only: ${note}`),
+  );
+  mcp.registerTool(
+    'add-tool',
+    { description: `Adds a tool to this session (${label} backend): announced with tools/list_changed`, inputSchema: { name: z.string() } },
+    async ({ name }) => {
+      // Registering on a connected server sends notifications/tools/list_changed (on the GET stream).
+      mcp.registerTool(name, { description: `Added at run time (${label} backend)`, inputSchema: {} }, async () => text(`added ${name}`));
+      return text(`add-tool: ${name}`);
+    },
   );
   mcp.registerPrompt('simple-prompt', { description: `A prompt without arguments (${label} backend)` }, async () => ({
     messages: [{ role: 'user', content: { type: 'text', text: `${label}: simple-prompt` } }],

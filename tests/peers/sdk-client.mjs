@@ -13,6 +13,8 @@
 //                               `calls` as {name, result} or {name, error}; checks.callsOk: all answered
 //                               without isError)
 //   everything: [--log-wait-ms N] (against server-everything, directly or behind the gateway)
+//   listchanged: --tool ADDER --expect NAME   calls ADDER {name: <NAME without --prefix>}, waits for
+//               notifications/tools/list_changed, lists again and calls NAME (against clash-backend.mjs)
 //
 // --prefix is put in front of tool names, --prompt-prefix (default: the same as --prefix) in front of
 // prompt names; resource URIs are never prefixed. The client declares sampling, elicitation and roots
@@ -72,6 +74,7 @@ function parseArgs(argv) {
       case '--prefix': o.prefix = val(); break;
       case '--prompt-prefix': o.promptPrefix = val(); break;
       case '--tool': o.tool = val(); break;
+      case '--expect': o.expect = val(); break;
       case '--args': o.args = JSON.parse(val()); break;
       case '--calls': {
         o.calls = JSON.parse(val());
@@ -378,10 +381,39 @@ async function main() {
       rootsRequested: out.serverRequests.some((r) => r.method === 'roots/list'),
     };
     out.logNotificationsBeforeToggle = logsBefore;
+  } else if (o.script === 'listchanged') {
+    if (!o.tool || !o.expect) {
+      clearTimeout(deadline);
+      return fail(new Error('--script listchanged needs --tool ADDER and --expect NAME'));
+    }
+    await listAll();
+    const before = out.lists.tools ?? [];
+    // Resolved by the first tools/list_changed that arrives after the adder was called.
+    let announced;
+    const changed = new Promise((resolve) => {
+      announced = resolve;
+    });
+    const baseHandler = client.fallbackNotificationHandler;
+    let armed = false;
+    client.fallbackNotificationHandler = async (n) => {
+      await baseHandler(n);
+      if (armed && n.method === 'notifications/tools/list_changed') announced(true);
+    };
+    armed = true;
+    const bare = o.prefix && o.expect.startsWith(o.prefix) ? o.expect.slice(o.prefix.length) : o.expect;
+    await step('add-tool', () => client.callTool({ name: o.tool, arguments: { name: bare } }, CallToolResultSchema, reqOpts));
+    const timer = sleep(o.timeoutMs).then(() => false);
+    out.checks.listChangedReceived = await Promise.race([changed, timer]);
+    const after = await step('tools/list again', () => client.listTools({}, reqOpts));
+    out.lists.toolsAfter = after?.tools?.map((t) => t.name) ?? null;
+    out.checks.absentBefore = !before.includes(o.expect);
+    out.checks.newToolListed = Boolean(out.lists.toolsAfter?.includes(o.expect));
+    const called = await step('new tool', () => client.callTool({ name: o.expect, arguments: {} }, CallToolResultSchema, reqOpts));
+    out.checks.newToolCalled = textOf(called).endsWith(`added ${bare}`);
   } else {
     clearTimeout(deadline);
     await client.close().catch(() => {});
-    return fail(new Error(`unknown --script ${o.script} (smoke|everything)`));
+    return fail(new Error(`unknown --script ${o.script} (smoke|everything|listchanged)`));
   }
 
   if (o.terminate && typeof transport.terminateSession === 'function') {
