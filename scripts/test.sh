@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the whole suite with the optimized build, then again under AddressSanitizer +
-# UndefinedBehaviorSanitizer. Installs what is missing first. Ends with one line "N passed, N failed"
-# (test cases over both runs) and exits non-zero when anything failed.
+# UndefinedBehaviorSanitizer, then the container image's runtime stage (scripts/rootfs-check.sh, one
+# check). Installs what is missing first. Ends with one line "N passed, N failed" (test cases over both
+# runs, plus that check) and exits non-zero when anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
@@ -35,6 +36,15 @@ run_suite() {
 
 run_suite "optimized" "${PEERS_ENV[@]}"
 run_suite "asan+ubsan" --config=asan "${PEERS_ENV[@]}"
+
+# The container image's runtime stage, proven without Docker: one check, counted once.
+echo "== rootfs: scripts/rootfs-check.sh" >&2
+if bash scripts/rootfs-check.sh >&2; then
+  total_passed=$((total_passed + 1))
+else
+  status=1
+  total_failed=$((total_failed + 1))
+fi
 
 [[ $total_failed -eq 0 ]] || status=1
 echo "${total_passed} passed, ${total_failed} failed"
