@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Assembles docs/BENCHMARKS.md and the docs/bench-*.png plots from one run of scripts/bench.sh.
+
+Inputs: the run's results (one JSON object per line: the scenario's fields plus the load generator's
+output under "result"), the machine description (key=value lines), and the perf reports when the run
+profiled the gateway. Every ratio is taken against the baseline measured in the same run.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+TARGETS = ["direct", "gateway", "gateway-json", "nginx"]
+LABELS = {
+    "direct": "direct",
+    "gateway": "gateway",
+    "gateway-json": "gateway, JSON answers",
+    "nginx": "nginx",
+}
+
+
+def load(path):
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def machine(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "n/a"
+    return f"{x:,.{digits}f}"
+
+
+def ratio(a, b):
+    if a is None or b in (None, 0):
+        return None
+    return a / b
+
+
+def pct(r):
+    return "n/a" if r is None else f"{r * 100:.0f}%"
+
+
+def met(ok):
+    return "**met**" if ok else "**not met**"
+
+
+class Report:
+    def __init__(self, results, info, work, docs):
+        self.results = results
+        self.info = info
+        self.work = work
+        self.docs = docs
+        self.lines = []
+
+    def echo(self, variant, target, concurrency):
+        for r in self.results:
+            if (r.get("scenario") == "echo" and r.get("variant") == variant and r.get("target") == target
+                    and r.get("concurrency") == concurrency):
+                return r["result"]
+        return None
+
+    def of(self, scenario, target=None):
+        return [r for r in self.results if r.get("scenario") == scenario and (target is None or r.get("target") == target)]
+
+    def total_errors(self):
+        n = 0
+        for r in self.results:
+            res = r.get("result")
+            if isinstance(res, dict) and "errors" in res:
+                n += res["errors"]["total"]
+        return n
+
+    def w(self, text=""):
+        self.lines.append(text)
+
+    # --- sections ---
+
+    def concurrencies(self, variant):
+        return sorted({r["concurrency"] for r in self.results if r.get("scenario") == "echo" and r.get("variant") == variant})
+
+    def echo_table(self, variant):
+        self.w("| concurrency | path | throughput (req/s) | vs direct | p50 (µs) | p90 (µs) | p99 (µs) | p99.9 (µs) "
+               "| added p50 (µs) | added p99 (µs) | errors |")
+        self.w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in self.concurrencies(variant):
+            base = self.echo(variant, "direct", c)
+            for t in TARGETS:
+                r = self.echo(variant, t, c)
+                if r is None:
+                    continue
+                lat = r["latency_us"]
+                added50 = None if base is None or t == "direct" else lat["p50"] - base["latency_us"]["p50"]
+                added99 = None if base is None or t == "direct" else lat["p99"] - base["latency_us"]["p99"]
+                vs = "1.00" if t == "direct" else fmt(ratio(r["throughput_rps"], base and base["throughput_rps"]), 2)
+                self.w(f"| {c} | {LABELS[t]} | {fmt(r['throughput_rps'])} | {vs} | {fmt(lat['p50'], 1)} | {fmt(lat['p90'], 1)} "
+                       f"| {fmt(lat['p99'], 1)} | {fmt(lat['p999'], 1)} | {'—' if added50 is None else fmt(added50, 1)} "
+                       f"| {'—' if added99 is None else fmt(added99, 1)} | {r['errors']['total']} |")
+
+    def targets_table(self):
+        rows = []
+        d1 = self.echo("plain", "direct", 1)
+        g1 = self.echo("plain", "gateway", 1)
+        added = None if d1 is None or g1 is None else g1["latency_us"]["p50"] - d1["latency_us"]["p50"]
+        rows.append(("Added latency at concurrency 1, p50 (gateway − direct)", "≤ 50 µs",
+                     "n/a" if added is None else f"{added:.1f} µs", added is not None and added <= 50))
+        d32 = self.echo("plain", "direct", 32)
+        g32 = self.echo("plain", "gateway", 32)
+        n32 = self.echo("plain", "nginx", 32)
+        r = ratio(g32 and g32["throughput_rps"], d32 and d32["throughput_rps"])
+        rows.append(("Throughput at concurrency 32, gateway / direct", "≥ 50%", pct(r), r is not None and r >= 0.5))
+        rn = ratio(g32 and g32["throughput_rps"], n32 and n32["throughput_rps"])
+        rows.append(("Throughput at concurrency 32, gateway / nginx", "≥ 100%", pct(rn), rn is not None and rn >= 1.0))
+        idle = self.of("idle", "gateway")
+        per = None
+        if idle:
+            i = idle[0]
+            per = (i["rss_after_kb"] - i["rss_before_kb"]) / i["sessions"]
+        rows.append(("Memory per idle client session (gateway RSS growth / sessions)", "≤ 16 KiB",
+                     "n/a" if per is None else f"{per:.1f} KiB", per is not None and per <= 16))
+        agg = self.of("aggregation", "gateway")
+        med = agg[0]["result"]["total_ms"]["median"] if agg and "total_ms" in agg[0]["result"] else None
+        label = f"{agg[0]['backends']} × {agg[0]['tools_per_backend']}" if agg else "100 × 50"
+        rows.append((f"Aggregation {label}: initialize → complete tools/list (median)", "≤ 100 ms",
+                     "n/a" if med is None else f"{med:.1f} ms", med is not None and med <= 100))
+        errors = self.total_errors()
+        rows.append(("Errors, every scenario", "0", str(errors), errors == 0))
+        self.w("| target (issue 8) | wanted | measured | |")
+        self.w("|---|---:|---:|---|")
+        for name, want, got, ok in rows:
+            self.w(f"| {name} | {want} | {got} | {met(ok)} |")
+        return rows
+
+    def aggregation(self):
+        self.w("| what | backends × tools | tools listed | initialize (median ms) | initialize → full tools/list: "
+               "median | min | max (ms) | errors |")
+        self.w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in self.of("aggregation"):
+            res = r["result"]
+            if "total_ms" not in res:
+                continue
+            self.w(f"| {r['target']} | {r['backends']} × {r['tools_per_backend']} | {res['tools']} "
+                   f"| {fmt(res['initialize_ms']['median'], 2)} | {fmt(res['total_ms']['median'], 2)} "
+                   f"| {fmt(res['total_ms']['min'], 2)} | {fmt(res['total_ms']['max'], 2)} | {res['errors']['total']} |")
+
+    def idle(self):
+        for r in self.of("idle", "gateway"):
+            res = r["result"]
+            delta = r["rss_after_kb"] - r["rss_before_kb"]
+            self.w("| sessions opened | time to open | gateway RSS before | after | growth | per session | errors |")
+            self.w("|---:|---:|---:|---:|---:|---:|---:|")
+            self.w(f"| {res['opened']:,} | {res['open_s']:.1f} s | {r['rss_before_kb'] / 1024:.1f} MiB "
+                   f"| {r['rss_after_kb'] / 1024:.1f} MiB | {delta / 1024:.1f} MiB "
+                   f"| {delta / r['sessions']:.1f} KiB | {res['errors']['total']} |")
+
+    def ramp(self):
+        summaries = {r["target"]: r for r in self.of("ramp-summary")}
+        if not summaries:
+            return
+        d = summaries.get("direct", {}).get("sustainable_rps")
+        g = summaries.get("gateway", {}).get("sustainable_rps")
+        self.w("| path | highest sustainable rate (p99 ≤ 5 ms, ≥ 95% served, no errors) | first failing rate | vs direct |")
+        self.w("|---|---:|---:|---:|")
+        for t in ("direct", "gateway"):
+            s = summaries.get(t)
+            if s:
+                vs = "1.00" if t == "direct" else fmt(ratio(g, d), 2)
+                self.w(f"| {t} | {fmt(s['sustainable_rps'])} req/s | {fmt(s['failing_rps'])} req/s | {vs} |")
+        self.w()
+        self.w("Every step (open loop, latency from the scheduled send time):")
+        self.w()
+        self.w("| path | offered (req/s) | served (req/s) | p50 (µs) | p99 (µs) | p99.9 (µs) | errors |")
+        self.w("|---|---:|---:|---:|---:|---:|---:|")
+        for r in sorted(self.of("ramp"), key=lambda r: (r["target"], r["rate"])):
+            res = r["result"]
+            lat = res["latency_us"]
+            self.w(f"| {r['target']} | {fmt(r['rate'])} | {fmt(res['throughput_rps'])} | {fmt(lat['p50'], 1)} "
+                   f"| {fmt(lat['p99'], 1)} | {fmt(lat['p999'], 1)} | {res['errors']['total']} |")
+
+    def profile(self):
+        dso = os.path.join(self.work, "perf-dso.txt")
+        sym = os.path.join(self.work, "perf-sym.txt")
+        if not (os.path.exists(dso) and os.path.exists(sym)):
+            self.w("Not profiled in this run (perf unavailable or refused).")
+            return
+        rows = []
+        for line in open(dso):
+            m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
+            if m:
+                rows.append((float(m.group(1)), m.group(2)))
+        self.w("CPU samples of the gateway process (`perf record -F 999`, 5 s, closed loop at concurrency 32), by "
+               "shared object:")
+        self.w()
+        self.w("| share | object |")
+        self.w("|---:|---|")
+        for share, name in rows[:6]:
+            self.w(f"| {share:.1f}% | `{name}` |")
+        syms = []
+        for line in open(sym):
+            m = re.match(r"\s+([\d.]+)%\s+\[(.)\]\s+(.*)$", line)
+            if m:
+                syms.append((float(m.group(1)), m.group(2), m.group(3).strip()))
+        groups = {
+            "malloc/free (glibc)": r"^(_int_malloc|_int_free|malloc|cfree|free|malloc_consolidate|unlink_chunk|_int_realloc|realloc|"
+                                   r"operator new|operator delete|tcache)",
+            "kernel (syscalls, TCP, scheduling)": None,
+            "JSON (nlohmann)": r"nlohmann",
+            "Asio/Beast machinery": r"boost::",
+            "gateway code (vmcp::)": r"^vmcp::",
+            "memcpy/memmove/memcmp/memset": r"^__(mem|str)",
+        }
+        totals = {k: 0.0 for k in groups}
+        for share, kind, name in syms:
+            if kind == "k":
+                totals["kernel (syscalls, TCP, scheduling)"] += share
+                continue
+            for k, pat in groups.items():
+                if pat and re.search(pat, name):
+                    totals[k] += share
+                    break
+        self.w()
+        self.w("Grouped by what the symbol is:")
+        self.w()
+        self.w("| share | group |")
+        self.w("|---:|---|")
+        for k, v in sorted(totals.items(), key=lambda kv: -kv[1]):
+            self.w(f"| {v:.1f}% | {k} |")
+        self.w()
+        self.w("Top symbols (self time):")
+        self.w()
+        self.w("| share | symbol |")
+        self.w("|---:|---|")
+        for share, kind, name in syms[:15]:
+            short = name if len(name) <= 100 else name[:97] + "..."
+            short = short.replace("|", "\\|")
+            self.w(f"| {share:.1f}% | `{short}` |")
+
+    # --- plots ---
+
+    def plots(self):
+        made = []
+        os.makedirs(self.docs, exist_ok=True)
+        dat = os.path.join(self.work, "plot")
+        os.makedirs(dat, exist_ok=True)
+        present = [t for t in TARGETS if any(r.get("target") == t for r in self.of("echo"))]
+        for variant in ("plain", "tls"):
+            with open(os.path.join(dat, f"echo-{variant}.dat"), "w") as f:
+                f.write("conc " + " ".join(f"{t}_rps {t}_p50 {t}_p99" for t in present) + "\n")
+                for c in self.concurrencies(variant):
+                    vals = []
+                    for t in present:
+                        r = self.echo(variant, t, c)
+                        if r is None:
+                            vals += ["NaN"] * 3
+                        else:
+                            vals += [str(r["throughput_rps"]), str(r["latency_us"]["p50"]), str(r["latency_us"]["p99"])]
+                    f.write(f"{c} " + " ".join(vals) + "\n")
+        titles = " ".join(f'"{LABELS[t]}"' for t in present)
+
+        def bars(col, title, ylabel, logy):
+            script = [f'set title "{title}"', f'set ylabel "{ylabel}"', 'set xlabel "concurrency"',
+                      "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
+                      "set key top left", "set grid ytics", "set yrange [0:*]" if not logy else "set logscale y"]
+            plot = []
+            for i, t in enumerate(present):
+                column = 2 + 3 * i + col
+                plot.append(f"DATA using {column}:xtic(1) title \"{LABELS[t]}\"")
+            return script, "plot " + ", ".join(plot)
+
+        def gp(name, body):
+            path = os.path.join(dat, name + ".gp")
+            with open(path, "w") as f:
+                f.write("set terminal png size 1100,800 font ',11'\n")
+                f.write(f"set output '{os.path.join(self.docs, name + '.png')}'\n")
+                f.write(body)
+            subprocess.run(["gnuplot", path], check=True)
+            made.append(name + ".png")
+
+        body = "set multiplot layout 2,1\n"
+        for variant, label in (("plain", "plain HTTP backend (gateway in proxy mode)"),
+                               ("tls", "TLS backend (gateway in direct mode, CA bundle)")):
+            script, plot = bars(0, f"tools/call echo throughput, {label}", "requests/s", False)
+            body += "\n".join(script) + "\n" + plot.replace("DATA", f"'{os.path.join(dat, f'echo-{variant}.dat')}'") + "\n"
+        body += "unset multiplot\n"
+        gp("bench-throughput", body)
+
+        body = "set multiplot layout 2,1\n"
+        for col, q in ((1, "p50"), (2, "p99")):
+            script, plot = bars(col, f"tools/call echo latency {q}, plain HTTP backend", f"{q} latency (µs, log scale)", True)
+            body += "\n".join(script) + "\n" + plot.replace("DATA", f"'{os.path.join(dat, 'echo-plain.dat')}'") + "\n"
+        body += "unset multiplot\n"
+        gp("bench-latency", body)
+
+        ramp = self.of("ramp")
+        if ramp:
+            for t in ("direct", "gateway"):
+                with open(os.path.join(dat, f"ramp-{t}.dat"), "w") as f:
+                    for r in sorted((r for r in ramp if r["target"] == t), key=lambda r: r["rate"]):
+                        f.write(f"{r['rate']} {r['result']['latency_us']['p99'] / 1000} {r['result']['latency_us']['p50'] / 1000}\n")
+            body = "\n".join([
+                'set title "Open-loop ramp: p99 latency vs offered rate (tools/call echo)"',
+                'set xlabel "offered rate (requests/s)"', 'set ylabel "latency (ms, log scale)"', "set logscale y",
+                "set grid", "set key top left",
+                f"plot '{os.path.join(dat, 'ramp-direct.dat')}' using 1:2 with linespoints lw 2 title 'direct p99', "
+                f"'{os.path.join(dat, 'ramp-gateway.dat')}' using 1:2 with linespoints lw 2 title 'gateway p99', "
+                f"'{os.path.join(dat, 'ramp-direct.dat')}' using 1:3 with linespoints dt 2 title 'direct p50', "
+                f"'{os.path.join(dat, 'ramp-gateway.dat')}' using 1:3 with linespoints dt 2 title 'gateway p50', "
+                "5 with lines lc rgb 'red' title 'p99 bound (5 ms)'",
+            ]) + "\n"
+            gp("bench-ramp", body)
+        return made
+
+    # --- the document ---
+
+    def build(self):
+        info = self.info
+        self.w("# Benchmarks")
+        self.w()
+        self.w("Written by `scripts/bench.sh` (issue 8's load-test harness) from one run; every ratio is against the baseline "
+               "measured in that same run. The gateway, the backends, nginx and the load generator all share the machine "
+               "below, so absolute numbers move with its load; the ratios are what to compare.")
+        self.w()
+        self.w("| machine | |")
+        self.w("|---|---|")
+        self.w(f"| CPU | {info.get('cpu', '?')} |")
+        self.w(f"| cores | {info.get('cores', '?')} |")
+        self.w(f"| memory | {int(info.get('memory_kb', '0')) / 1024 / 1024:.1f} GiB |")
+        self.w(f"| kernel | {info.get('kernel', '?')} |")
+        self.w(f"| date | {info.get('date', '?')} |")
+        self.w(f"| commit | {info.get('commit', '?')} |")
+        self.w(f"| compiler | GCC {info.get('compiler', '?')}, `-O2` (Bazel `-c opt`) |")
+        self.w(f"| nginx | {info.get('nginx', '?')} |")
+        self.w()
+        self.w("## Targets")
+        self.w()
+        self.targets_table()
+        self.w()
+        self.w("Scenario 5 (token exchange with the cache: exchanges per 1,000 calls, latency cost of the exchange path): "
+               "**not yet measured (auth not landed)**.")
+        self.w()
+        self.w("## Set-up")
+        self.w()
+        self.w("- **Backend**: `//bench:mcp_backend`, streamable HTTP answered with JSON, on the project's own HTTP server "
+               "(threads: one per core; the 100 aggregation backends one each). `tools/call` echoes its `text` argument.")
+        self.w("- **Load generator**: `//bench:loadgen` on the project's HTTP client, one thread; each session initializes "
+               "once, then loops `tools/call` with unique ids and unique texts, each answer checked (id, echo, `isError`). "
+               "It accepts `application/json, text/event-stream` as MCP clients do, so the gateway answers tool calls as SSE "
+               "streams; the *gateway, JSON answers* rows send `Accept: application/json` and get plain JSON answers.")
+        self.w("- **Gateway**: `vmcp serve` (threads: one per core), the backend in proxy mode (plain `http://` URL) or direct "
+               "mode (`type: entry`, `https://` URL, `caBundlePath` of a private CA made for the run).")
+        self.w("- **nginx**: Debian's, `worker_processes` = cores, `proxy_pass` to an `upstream` with `keepalive 512`, "
+               "HTTP/1.1 upstream, `proxy_buffering off`; for TLS `proxy_ssl_verify on` with the same CA and session reuse.")
+        self.w("- Closed loop: 2 s warm-up, then 8 s measured per row. Latencies from an HDR-style histogram "
+               "(within 0.8%). *Added* latency = the row's percentile minus direct's at the same concurrency.")
+        self.w()
+        self.w("## 1. tools/call echo: direct vs gateway (proxy mode) vs nginx")
+        self.w()
+        self.echo_table("plain")
+        self.w()
+        self.w("![throughput](bench-throughput.png)")
+        self.w()
+        self.w("![latency](bench-latency.png)")
+        self.w()
+        self.w("## 2. The same with a TLS backend (gateway in direct mode with a CA bundle)")
+        self.w()
+        self.w("The client reaches the gateway and nginx over plain HTTP and they reach the backend over TLS; *direct* is "
+               "the client over TLS to the backend.")
+        self.w()
+        self.echo_table("tls")
+        self.w()
+        self.w("## 3. Aggregation scale: initialize → complete tools/list")
+        self.w()
+        self.w("A fresh client session per iteration: `initialize` (the gateway initializes every backend), "
+               "`notifications/initialized`, then `tools/list` following `nextCursor` to the end.")
+        self.w()
+        self.aggregation()
+        self.w()
+        self.w("## 4. Idle client sessions: gateway memory")
+        self.w()
+        self.w("Sessions opened (`initialize` + `notifications/initialized`, 32 at a time) and held, with one backend "
+               "configured (so each client session also holds one backend session). RSS from `/proc/PID/status`, before "
+               "(after one warm-up session) and after.")
+        self.w()
+        self.idle()
+        self.w()
+        self.w("## 5. Token exchange")
+        self.w()
+        self.w("Not yet measured (auth not landed).")
+        self.w()
+        self.w("## 6. Open-loop ramp until p99 > 5 ms")
+        self.w()
+        self.w("128 sessions, a fixed request rate for 3 s (after 0.5 s warm-up) per step, the rate ×1.25 per step until "
+               "a step fails, then two bisection steps.")
+        self.w()
+        self.ramp()
+        self.w()
+        if self.of("ramp"):
+            self.w("![ramp](bench-ramp.png)")
+            self.w()
+        self.w("## Where the gateway's time goes")
+        self.w()
+        self.profile()
+        self.w()
+        self.w("## Reproduce")
+        self.w()
+        self.w("```sh")
+        self.w("scripts/bench.sh           # this report (about 10 minutes)")
+        self.w("scripts/bench.sh --smoke   # seconds; fails on any error, never on speed (part of scripts/test.sh)")
+        self.w("```")
+        return "\n".join(self.lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--machine", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--docs", required=True)
+    a = ap.parse_args()
+    report = Report(load(a.results), machine(a.machine), a.work, a.docs)
+    report.plots()
+    text = report.build()
+    with open(os.path.join(a.docs, "BENCHMARKS.md"), "w") as f:
+        f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,476 @@
+#!/usr/bin/env bash
+# The load-test harness (issue 8): builds //:vmcp and //bench/..., installs nginx and gnuplot when
+# missing, starts native MCP backends (bench/backend.cc), the gateway (`vmcp serve`) and nginx (its own
+# config in a temporary directory), drives them with the native load generator (bench/loadgen.cc) and
+# writes docs/BENCHMARKS.md and docs/bench-*.png with every ratio taken in the same run.
+#
+#   scripts/bench.sh            the full run (about 10 minutes)
+#   scripts/bench.sh --smoke    a few seconds, small numbers, nothing written; exits non-zero on any
+#                               error count above zero or any startup failure, never on speed
+#
+# Scenarios: (1) tools/call echo direct vs gateway (proxy mode) vs nginx at concurrency 1, 32, 256;
+# (2) the same with a TLS backend (gateway in direct mode with a CA bundle); (3) 100 backends x 50 tools,
+# initialize -> complete tools/list; (4) 10,000 idle sessions, gateway RSS per session; (5) token
+# exchange: not measured until auth lands; (6) open-loop ramp until p99 > 5 ms.
+#
+# Environment: VMCP_BIN=path benchmarks that gateway binary instead of building //:vmcp;
+# VMCP_BENCH_KEEP=1 keeps the temporary directory (configs, logs, raw results).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+MODE=full
+case "${1:-}" in
+  "") ;;
+  --smoke) MODE=smoke ;;
+  *)
+    echo "usage: scripts/bench.sh [--smoke]" >&2
+    exit 2
+    ;;
+esac
+
+log() { echo "bench: $*" >&2; }
+die() {
+  echo "bench: FAILED: $*" >&2
+  exit 1
+}
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmcp-bench.XXXXXX") || die "cannot create a temporary directory"
+PIDS=()
+cleanup() {
+  local p
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
+  if [[ "${VMCP_BENCH_KEEP:-}" == 1 ]]; then
+    log "kept $WORK"
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- what the run needs -------------------------------------------------------------------------------
+
+bash scripts/setup.sh >&2 || die "scripts/setup.sh failed"
+
+have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; }
+apt_install() {
+  [[ $(id -u) -eq 0 ]] || return 1
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "$@" >&2 ||
+    { apt-get update -q >&2 && apt-get install -y -q --no-install-recommends "$@" >&2; }
+}
+if ! have nginx; then
+  log "installing nginx"
+  apt_install nginx || { [[ $MODE == smoke ]] || die "nginx is missing and could not be installed"; }
+fi
+if [[ $MODE == full ]] && ! have gnuplot; then
+  log "installing gnuplot-nox"
+  apt_install gnuplot-nox || die "gnuplot is missing and could not be installed"
+fi
+NGINX=""
+if have nginx; then NGINX=$(command -v nginx || echo /usr/sbin/nginx); fi
+have openssl || die "openssl is missing (scripts/setup.sh installs it)"
+
+# --- build, then copy the binaries out (another build may repoint bazel-bin while this runs) ---------
+
+BIN="$WORK/bin"
+mkdir -p "$BIN"
+targets=(//bench/...)
+[[ -n "${VMCP_BIN:-}" ]] || targets+=(//:vmcp)
+log "building ${targets[*]}"
+if ! bash scripts/bazel.sh build "${targets[@]}" >"$WORK/build.log" 2>&1; then
+  tail -n 30 "$WORK/build.log" >&2
+  die "bazel build ${targets[*]} failed"
+fi
+OUT_BIN=$(bash scripts/bazel.sh info bazel-bin 2>/dev/null) || die "bazel info bazel-bin failed"
+cp "$OUT_BIN/bench/mcp_backend" "$OUT_BIN/bench/loadgen" "$BIN/" || die "built binaries not found under $OUT_BIN"
+if [[ -n "${VMCP_BIN:-}" ]]; then
+  cp "$VMCP_BIN" "$BIN/vmcp" || die "VMCP_BIN=$VMCP_BIN not found"
+else
+  cp "$OUT_BIN/vmcp" "$BIN/vmcp" || die "built vmcp not found under $OUT_BIN"
+fi
+
+# --- parameters ---------------------------------------------------------------------------------------
+
+if [[ $MODE == smoke ]]; then
+  CONCURRENCIES=(4)
+  LOAD=(--requests=200)
+  AGG_BACKENDS=5 AGG_TOOLS=10 AGG_ITERATIONS=3
+  IDLE_SESSIONS=200
+else
+  CONCURRENCIES=(1 32 256)
+  LOAD=(--duration=8 --warmup=2)
+  AGG_BACKENDS=100 AGG_TOOLS=50 AGG_ITERATIONS=10
+  IDLE_SESSIONS=10000
+  RAMP_START=1000 RAMP_STEP_S=3 RAMP_SESSIONS=128 RAMP_P99_US=5000
+fi
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+ERRORS=0
+
+# --- processes ----------------------------------------------------------------------------------------
+
+# Waits for `pattern` in `file` while process `pid` lives (up to `seconds`).
+wait_for() {
+  local file=$1 pattern=$2 pid=$3 seconds=${4:-20} i
+  for ((i = 0; i < seconds * 20; i++)); do
+    grep -q "$pattern" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# start_backend NAME [flags...]: sets BACKEND_PORT and BACKEND_PID.
+start_backend() {
+  local name=$1
+  shift
+  "$BIN/mcp_backend" --name="$name" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  BACKEND_PID=$!
+  PIDS+=("$BACKEND_PID")
+  wait_for "$WORK/$name.out" "listening on" "$BACKEND_PID" || die "backend $name did not start: $(cat "$WORK/$name.err")"
+  BACKEND_PORT=$(awk '/listening on/ {print $3; exit}' "$WORK/$name.out")
+}
+
+# write_config FILE NAME ENTRY...: a gateway config; each ENTRY is "name|url|caBundlePath" (no CA: proxy).
+write_config() {
+  local file=$1 name=$2 entry bname url ca
+  shift 2
+  {
+    echo "name: $name"
+    echo "groupRef: bench"
+    echo "backends:"
+    for entry in "$@"; do
+      IFS='|' read -r bname url ca <<<"$entry"
+      echo "    - name: $bname"
+      echo "      url: $url"
+      echo "      transport: streamable-http"
+      if [[ -n "$ca" ]]; then
+        echo "      type: entry"
+        echo "      caBundlePath: $ca"
+      fi
+    done
+    cat <<'EOF'
+incomingAuth:
+    type: anonymous
+outgoingAuth:
+    source: inline
+    default:
+        type: unauthenticated
+aggregation:
+    conflictResolution: prefix
+    conflictResolutionConfig:
+        prefixFormat: '{workload}_'
+operational:
+    timeouts:
+        default: 30s
+    failureHandling:
+        partialFailureMode: fail
+EOF
+  } >"$file"
+}
+
+# start_gateway NAME CONFIG: sets GATEWAY_PORT and GATEWAY_PID.
+start_gateway() {
+  local name=$1 config=$2
+  "$BIN/vmcp" validate --config="$config" >"$WORK/$name.validate" 2>&1 ||
+    die "gateway config $name is invalid: $(cat "$WORK/$name.validate")"
+  "$BIN/vmcp" serve --config="$config" --host=127.0.0.1 --port=0 >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  GATEWAY_PID=$!
+  PIDS+=("$GATEWAY_PID")
+  wait_for "$WORK/$name.out" "serving" "$GATEWAY_PID" || die "gateway $name did not start: $(cat "$WORK/$name.err")"
+  GATEWAY_PORT=$(grep -o '127\.0\.0\.1:[0-9]*/mcp' "$WORK/$name.out" | head -n 1 | sed 's/.*:\([0-9]*\)\/mcp/\1/')
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_nginx NAME UPSTREAM_PORT [CA]: nginx in front of one backend (TLS upstream when CA is given),
+# upstream keep-alive, no root needed. Sets NGINX_PORT and NGINX_PID.
+start_nginx() {
+  local name=$1 upstream=$2 ca=${3:-} dir="$WORK/$1" scheme=http tls=""
+  mkdir -p "$dir"
+  NGINX_PORT=$(free_port)
+  if [[ -n "$ca" ]]; then
+    scheme=https
+    tls="proxy_ssl_trusted_certificate $ca; proxy_ssl_verify on; proxy_ssl_name localhost; proxy_ssl_server_name on; proxy_ssl_session_reuse on;"
+  fi
+  {
+    # As root, nginx would hand its workers to another user, who could not enter this private directory.
+    [[ $(id -u) -ne 0 ]] || echo "user root;"
+    cat <<EOF
+worker_processes $(nproc);
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path $dir/body;
+  proxy_temp_path $dir/proxy;
+  fastcgi_temp_path $dir/fastcgi;
+  uwsgi_temp_path $dir/uwsgi;
+  scgi_temp_path $dir/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 300s;
+  upstream mcp {
+    server 127.0.0.1:$upstream;
+    keepalive 512;
+    keepalive_requests 1000000;
+    keepalive_timeout 300s;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location / {
+      proxy_pass $scheme://mcp;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      $tls
+    }
+  }
+}
+EOF
+  } >"$dir/nginx.conf"
+  "$NGINX" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" >"$dir/out" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  local i
+  for ((i = 0; i < 200; i++)); do
+    curl -fs -o /dev/null "http://127.0.0.1:$NGINX_PORT/health" && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  die "nginx $name did not start: $(cat "$dir/out" "$dir/error.log" 2>/dev/null)"
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+json_get() {  # json_get JSON python-expression-on-d
+  python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# load FIELDS LOADGEN-FLAGS...: runs the load generator, appends {FIELDS, "result": ...} to the results,
+# counts its errors. FIELDS is a JSON fragment like '"scenario":"echo","target":"direct"'.
+LAST=""
+load() {
+  local fields=$1 out rc errors
+  shift
+  "$BIN/loadgen" "$@" >"$WORK/loadgen.out" 2>"$WORK/loadgen.err"
+  rc=$?
+  out=$(tail -n 1 "$WORK/loadgen.out")
+  if [[ -z "$out" || ($rc -ne 0 && $rc -ne 3) ]]; then
+    die "loadgen failed (exit $rc) for {$fields}: $(cat "$WORK/loadgen.err")"
+  fi
+  printf '{%s,"result":%s}\n' "$fields" "$out" >>"$RESULTS"
+  errors=$(json_get "$out" 'd["errors"]["total"]')
+  if [[ "$errors" != 0 ]]; then
+    ERRORS=$((ERRORS + errors))
+    log "ERRORS in {$fields}: $(json_get "$out" 'd["errors"]')"
+  fi
+  LAST=$out
+}
+
+summary() {  # one line per echo run
+  json_get "$LAST" '"%8.0f req/s  p50 %8.1f us  p99 %8.1f us  errors %d" % (d["throughput_rps"], d["latency_us"]["p50"], d["latency_us"]["p99"], d["errors"]["total"])'
+}
+
+# --- certificates for the TLS backend: a private CA and a server certificate for localhost -------------
+
+PKI="$WORK/pki"
+mkdir -p "$PKI"
+{
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=vmcp bench CA" \
+    -keyout "$PKI/ca.key" -out "$PKI/ca.crt" &&
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$PKI/server.key" -out "$PKI/server.csr" &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$PKI/ext.cnf" &&
+    openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -days 2 \
+      -extfile "$PKI/ext.cnf" -out "$PKI/server.crt"
+} >"$PKI/log" 2>&1 || die "could not make test certificates: $(cat "$PKI/log")"
+
+# --- scenarios 1 and 2: echo, direct vs gateway vs nginx, plain and TLS --------------------------------
+
+start_backend echo
+ECHO_PORT=$BACKEND_PORT
+start_backend echo-tls --tls_cert="$PKI/server.crt" --tls_key="$PKI/server.key"
+ECHO_TLS_PORT=$BACKEND_PORT
+
+write_config "$WORK/gw-plain.yaml" bench-plain "echo|http://127.0.0.1:$ECHO_PORT/mcp|"
+start_gateway gw-plain "$WORK/gw-plain.yaml"
+GW_PLAIN_PORT=$GATEWAY_PORT
+GW_PLAIN_PID=$GATEWAY_PID
+write_config "$WORK/gw-tls.yaml" bench-tls "echotls|https://localhost:$ECHO_TLS_PORT/mcp|$PKI/ca.crt"
+start_gateway gw-tls "$WORK/gw-tls.yaml"
+GW_TLS_PORT=$GATEWAY_PORT
+
+NGINX_PLAIN_PORT="" NGINX_TLS_PORT=""
+if [[ -n "$NGINX" ]]; then
+  start_nginx nginx-plain "$ECHO_PORT"
+  NGINX_PLAIN_PORT=$NGINX_PORT
+  start_nginx nginx-tls "$ECHO_TLS_PORT" "$PKI/ca.crt"
+  NGINX_TLS_PORT=$NGINX_PORT
+else
+  log "nginx is not installed: the nginx rows are skipped (smoke run)"
+fi
+
+# echo_runs VARIANT TARGET URL TOOL [loadgen flags...]
+echo_runs() {
+  local variant=$1 target=$2 url=$3 tool=$4 c
+  shift 4
+  for c in "${CONCURRENCIES[@]}"; do
+    load "\"scenario\":\"echo\",\"variant\":\"$variant\",\"target\":\"$target\",\"concurrency\":$c" \
+      --url="$url" --tool="$tool" --concurrency="$c" "${LOAD[@]}" "$@"
+    log "$(printf '%-5s %-13s c=%-3s' "$variant" "$target" "$c") $(summary)"
+  done
+}
+
+log "scenario 1: tools/call echo, plain HTTP"
+echo_runs plain direct "http://127.0.0.1:$ECHO_PORT/mcp" tool_0
+echo_runs plain gateway "http://127.0.0.1:$GW_PLAIN_PORT/mcp" echo_tool_0
+echo_runs plain gateway-json "http://127.0.0.1:$GW_PLAIN_PORT/mcp" echo_tool_0 --accept=json
+[[ -z "$NGINX_PLAIN_PORT" ]] || echo_runs plain nginx "http://127.0.0.1:$NGINX_PLAIN_PORT/mcp" tool_0
+
+log "scenario 2: tools/call echo, TLS backend (gateway in direct mode with a CA bundle)"
+echo_runs tls direct "https://localhost:$ECHO_TLS_PORT/mcp" tool_0 --ca="$PKI/ca.crt"
+echo_runs tls gateway "http://127.0.0.1:$GW_TLS_PORT/mcp" echotls_tool_0
+echo_runs tls gateway-json "http://127.0.0.1:$GW_TLS_PORT/mcp" echotls_tool_0 --accept=json
+[[ -z "$NGINX_TLS_PORT" ]] || echo_runs tls nginx "http://127.0.0.1:$NGINX_TLS_PORT/mcp" tool_0
+
+# --- scenario 3: aggregation scale ----------------------------------------------------------------------
+
+log "scenario 3: $AGG_BACKENDS backends x $AGG_TOOLS tools, initialize -> complete tools/list"
+entries=()
+agg_pids=()
+for ((i = 0; i < AGG_BACKENDS; i++)); do
+  name=$(printf 'b%03d' "$i")
+  start_backend "agg-$name" --threads=1 --tools="$AGG_TOOLS"
+  agg_pids+=("$BACKEND_PID")
+  entries+=("$name|http://127.0.0.1:$BACKEND_PORT/mcp|")
+  AGG_ONE_PORT=$BACKEND_PORT
+done
+write_config "$WORK/gw-agg.yaml" bench-aggregation "${entries[@]}"
+start_gateway gw-agg "$WORK/gw-agg.yaml"
+load "\"scenario\":\"aggregation\",\"target\":\"direct-one-backend\",\"backends\":1,\"tools_per_backend\":$AGG_TOOLS" \
+  --url="http://127.0.0.1:$AGG_ONE_PORT/mcp" --mode=list --iterations="$AGG_ITERATIONS" --expect_tools="$AGG_TOOLS"
+load "\"scenario\":\"aggregation\",\"target\":\"gateway\",\"backends\":$AGG_BACKENDS,\"tools_per_backend\":$AGG_TOOLS" \
+  --url="http://127.0.0.1:$GATEWAY_PORT/mcp" --mode=list --iterations="$AGG_ITERATIONS" \
+  --expect_tools=$((AGG_BACKENDS * AGG_TOOLS))
+log "  $(json_get "$LAST" '"%d tools, median %.1f ms (min %.1f, max %.1f)" % (d["tools"], d["total_ms"]["median"], d["total_ms"]["min"], d["total_ms"]["max"])')"
+kill "$GATEWAY_PID" "${agg_pids[@]}" 2>/dev/null
+
+# --- scenario 4: idle sessions, gateway memory ----------------------------------------------------------
+
+log "scenario 4: $IDLE_SESSIONS idle client sessions"
+write_config "$WORK/gw-idle.yaml" bench-idle "echo|http://127.0.0.1:$ECHO_PORT/mcp|"
+start_gateway gw-idle "$WORK/gw-idle.yaml"
+# One session opened and closed first, so that the baseline includes the first backend connection.
+load "\"scenario\":\"idle-warmup\",\"target\":\"gateway\"" --url="http://127.0.0.1:$GATEWAY_PORT/mcp" --mode=list --iterations=1
+sleep 1
+rss_before=$(rss_kb "$GATEWAY_PID")
+mkfifo "$WORK/idle.fifo"
+exec 9<>"$WORK/idle.fifo"
+"$BIN/loadgen" --url="http://127.0.0.1:$GATEWAY_PORT/mcp" --mode=idle --sessions="$IDLE_SESSIONS" --concurrency=32 \
+  --close="$([[ $MODE == smoke ]] && echo true || echo false)" <"$WORK/idle.fifo" >"$WORK/idle.out" 2>"$WORK/idle.err" &
+IDLE_PID=$!
+PIDS+=("$IDLE_PID")
+wait_for "$WORK/idle.out" '"state":"open"' "$IDLE_PID" 600 || die "idle sessions were not opened: $(cat "$WORK/idle.err")"
+sleep 1
+rss_after=$(rss_kb "$GATEWAY_PID")
+echo >&9
+exec 9>&-
+wait "$IDLE_PID"
+idle_out=$(tail -n 1 "$WORK/idle.out")
+load_fields="\"scenario\":\"idle\",\"target\":\"gateway\",\"sessions\":$IDLE_SESSIONS,\"rss_before_kb\":$rss_before,\"rss_after_kb\":$rss_after"
+printf '{%s,"result":%s}\n' "$load_fields" "$idle_out" >>"$RESULTS"
+idle_errors=$(json_get "$idle_out" 'd["errors"]["total"]')
+[[ "$idle_errors" == 0 ]] || {
+  ERRORS=$((ERRORS + idle_errors))
+  log "ERRORS in idle sessions: $(json_get "$idle_out" 'd["errors"]')"
+}
+log "  RSS $rss_before kB -> $rss_after kB: $(((rss_after - rss_before) * 1024 / IDLE_SESSIONS)) bytes per session"
+kill "$GATEWAY_PID" 2>/dev/null
+
+# --- scenario 6: open-loop ramp until p99 > 5 ms -------------------------------------------------------
+
+if [[ $MODE == smoke ]]; then
+  log "scenario 6 (smoke): one open-loop run through the gateway"
+  load "\"scenario\":\"open-loop\",\"target\":\"gateway\"" --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" \
+    --tool=echo_tool_0 --concurrency=8 --rate=1000 --requests=200
+else
+  # ramp TARGET URL TOOL: multiplies the rate by 1.25 until a step fails (p99 over the bound, any error,
+  # or under 95% of the offered rate served), then bisects twice between the last good and the failing rate.
+  ramp() {
+    local target=$1 url=$2 tool=$3 rate=$RAMP_START good=0 bad=0 step ok
+    step_ok() {
+      load "\"scenario\":\"ramp\",\"target\":\"$target\",\"rate\":$1" --url="$url" --tool="$tool" \
+        --concurrency="$RAMP_SESSIONS" --rate="$1" --duration="$RAMP_STEP_S" --warmup=0.5
+      ok=$(json_get "$LAST" "int(d['errors']['total'] == 0 and d['latency_us']['p99'] <= $RAMP_P99_US and d['throughput_rps'] >= 0.95 * $1)")
+      log "  $target $1 req/s offered: $(json_get "$LAST" '"p99 %.0f us, %.0f req/s served" % (d["latency_us"]["p99"], d["throughput_rps"])')"
+      [[ $ok == 1 ]]
+    }
+    for ((step = 0; step < 30; step++)); do
+      if step_ok "$rate"; then
+        good=$rate
+        rate=$((rate * 5 / 4))
+      else
+        bad=$rate
+        break
+      fi
+    done
+    if ((bad > 0 && good > 0)); then
+      for step in 1 2; do
+        rate=$(((good + bad) / 2))
+        if step_ok "$rate"; then good=$rate; else bad=$rate; fi
+      done
+    fi
+    printf '{"scenario":"ramp-summary","target":"%s","sustainable_rps":%d,"failing_rps":%d,"p99_bound_us":%d}\n' \
+      "$target" "$good" "$bad" "$RAMP_P99_US" >>"$RESULTS"
+    log "  $target: highest sustainable rate $good req/s"
+  }
+  log "scenario 6: open-loop ramp until p99 > $((RAMP_P99_US / 1000)) ms"
+  ramp direct "http://127.0.0.1:$ECHO_PORT/mcp" tool_0
+  ramp gateway "http://127.0.0.1:$GW_PLAIN_PORT/mcp" echo_tool_0
+fi
+
+# --- where the gateway's time goes (full run, when perf works here) -----------------------------------
+
+if [[ $MODE == full ]] && command -v perf >/dev/null 2>&1; then
+  log "profile: perf on the gateway at concurrency 32"
+  "$BIN/loadgen" --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --tool=echo_tool_0 --concurrency=32 --duration=7 \
+    >"$WORK/profile-load.json" 2>&1 &
+  prof_load=$!
+  sleep 1
+  if perf record -F 999 -p "$GW_PLAIN_PID" -o "$WORK/perf.data" -- sleep 5 >"$WORK/perf.log" 2>&1; then
+    perf report -i "$WORK/perf.data" --stdio --no-children --sort=dso >"$WORK/perf-dso.txt" 2>/dev/null
+    perf report -i "$WORK/perf.data" --stdio --no-children --sort=sym >"$WORK/perf-sym.txt" 2>/dev/null
+  else
+    log "  perf record failed (not reported): $(tail -n 2 "$WORK/perf.log")"
+  fi
+  wait "$prof_load"
+fi
+
+# --- report ---------------------------------------------------------------------------------------------
+
+echo "scenario 5 (token exchange): not yet measured (auth not landed)" >&2
+if [[ $MODE == full ]]; then
+  {
+    echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "cores=$(nproc)"
+    echo "kernel=$(uname -sr)"
+    echo "memory_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
+    echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- gateway transport cli config 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
+    echo "compiler=$(gcc -dumpfullversion 2>/dev/null)"
+  } >"$WORK/machine.txt"
+  python3 bench/report.py --results="$RESULTS" --machine="$WORK/machine.txt" --work="$WORK" --docs=docs ||
+    die "report assembly failed"
+  log "wrote docs/BENCHMARKS.md and docs/bench-*.png"
+fi
+
+if ((ERRORS > 0)); then
+  die "$ERRORS errors (see above); every scenario must run without errors"
+fi
+log "$MODE run: no errors"
