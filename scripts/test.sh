@@ -37,6 +37,16 @@ run_suite() {
 run_suite "optimized" "${PEERS_ENV[@]}"
 run_suite "asan+ubsan" --config=asan "${PEERS_ENV[@]}"
 
+# The load-test harness's smoke run (scripts/bench.sh --smoke): one check, failed by any error count or
+# startup failure, never by speed.
+echo "== bench: scripts/bench.sh --smoke" >&2
+if bash scripts/bench.sh --smoke >&2; then
+  total_passed=$((total_passed + 1))
+else
+  status=1
+  total_failed=$((total_failed + 1))
+fi
+
 # The container image's runtime stage, proven without Docker: one check, counted once.
 echo "== rootfs: scripts/rootfs-check.sh" >&2
 if bash scripts/rootfs-check.sh >&2; then
