@@ -257,7 +257,7 @@ class Report:
         present = [t for t in TARGETS if any(r.get("target") == t for r in self.of("echo"))]
         for variant in ("plain", "tls"):
             with open(os.path.join(dat, f"echo-{variant}.dat"), "w") as f:
-                f.write("conc " + " ".join(f"{t}_rps {t}_p50 {t}_p99" for t in present) + "\n")
+                f.write("# conc " + " ".join(f"{t}_rps {t}_p50 {t}_p99" for t in present) + "\n")
                 for c in self.concurrencies(variant):
                     vals = []
                     for t in present:
@@ -269,10 +269,13 @@ class Report:
                     f.write(f"{c} " + " ".join(vals) + "\n")
         titles = " ".join(f'"{LABELS[t]}"' for t in present)
 
+        n = max(len(self.concurrencies("plain")), 1)
+
         def bars(col, title, ylabel, logy):
             script = [f'set title "{title}"', f'set ylabel "{ylabel}"', 'set xlabel "concurrency"',
                       "set style data histograms", "set style histogram clustered gap 1", "set style fill solid 0.8 border -1",
-                      "set key top left", "set grid ytics", "set yrange [0:*]" if not logy else "set logscale y"]
+                      "set key outside right top", "set grid ytics", f"set xrange [-0.5:{n - 0.5}]",
+                      "set yrange [0:*]" if not logy else "set logscale y"]
             plot = []
             for i, t in enumerate(present):
                 column = 2 + 3 * i + col
@@ -342,6 +345,10 @@ class Report:
         self.w(f"| commit | {info.get('commit', '?')} |")
         self.w(f"| compiler | GCC {info.get('compiler', '?')}, `-O2` (Bazel `-c opt`) |")
         self.w(f"| nginx | {info.get('nginx', '?')} |")
+        loads = [r for r in self.results if r.get("scenario") == "loadavg"]
+        if loads:
+            self.w("| 1-min load average as each scenario started | " +
+                   ", ".join(f"{r['at']}: {r['loadavg']}" for r in loads) + " |")
         self.w()
         self.w("## Targets")
         self.w()
@@ -401,8 +408,10 @@ class Report:
         self.w()
         self.w("## 6. Open-loop ramp until p99 > 5 ms")
         self.w()
-        self.w("128 sessions, a fixed request rate for 3 s (after 0.5 s warm-up) per step, the rate ×1.25 per step until "
-               "a step fails, then two bisection steps.")
+        self.w("64 sessions, a fixed request rate for 3 s (after 0.5 s warm-up) per step, from 250 req/s up ×1.25 per step "
+               "until a step fails, then two bisection steps between the last good and the failing rate. A failing step "
+               "is tried once more before it counts (one stall of the shared machine is not the limit); both tries are "
+               "listed. 0 means even the first step failed.")
         self.w()
         self.ramp()
         self.w()
