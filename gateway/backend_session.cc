@@ -107,6 +107,13 @@ class BackendBase : public BackendSession {
     return r;
   }
 
+  // W3C trace context of the call this request belongs to (its span is the gateway's client span).
+  static void AddTrace(transport::Request& req, const TraceContext* trace) {
+    if (trace == nullptr) return;
+    req.headers.Set("traceparent", trace->Traceparent());
+    if (!trace->tracestate.empty()) req.headers.Set("tracestate", trace->tracestate);
+  }
+
   absl::Status Failure(std::string_view what) const {
     return absl::UnavailableError(absl::StrCat("backend ", target_.name, ": ", std::string(what)));
   }
@@ -267,6 +274,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     const bool is_request = message.contains("method") && message.contains("id");
     const Json id = is_request ? message["id"] : Json();
     transport::Request req = BaseRequest("POST");
+    AddTrace(req, call_events ? call_events->Trace() : nullptr);
     req.headers.Set("Content-Type", "application/json");
     req.headers.Set("Accept", "application/json, text/event-stream");
     req.body = message.dump();
@@ -496,7 +504,8 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
       pending_[id] = {channel, call_events};
     }
     Json request = MakeRequest(id, std::move(method), std::move(params));
-    absl::Status sent = co_await Send(std::move(request));
+    const TraceContext* trace = call_events ? call_events->Trace() : nullptr;
+    absl::Status sent = co_await Send(std::move(request), trace);
     if (!sent.ok()) {
       Forget(id);
       co_return sent;
@@ -535,8 +544,9 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     co_await Send(std::move(message));
   }
 
-  asio::awaitable<absl::Status> Send(Json message) {
+  asio::awaitable<absl::Status> Send(Json message, const TraceContext* trace = nullptr) {
     transport::Request post = BaseRequest("POST");
+    AddTrace(post, trace);
     post.headers.Set("Content-Type", "application/json");
     post.body = message.dump();
     auto r = co_await client_->Send(post_url_, std::move(post), target_.endpoint, target_.timeout);

@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "gateway/jsonrpc.h"
 #include "gateway/metrics.h"
+#include "gateway/trace.h"
 #include "transport/client.h"
 
 namespace vmcp::gateway {
@@ -44,6 +45,8 @@ class BackendEvents {
   virtual boost::asio::awaitable<Answer> OnRequest(const std::string& backend, Json request) = 0;
   // The id a call was sent with (so a client's notifications/cancelled can name it to the backend).
   virtual void OnCallSent(const std::string& backend, int64_t backend_id) {}
+  // The trace the call's requests carry on (`traceparent` / `tracestate`); null for none.
+  virtual const TraceContext* Trace() const { return nullptr; }
 };
 
 // Where and how to reach one backend.

@@ -8,6 +8,8 @@
 #include <openssl/rand.h>
 
 #include <atomic>
+#include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
@@ -33,7 +35,9 @@
 #include "gateway/aggregator.h"
 #include "gateway/backend_session.h"
 #include "gateway/jsonrpc.h"
+#include "gateway/log.h"
 #include "gateway/metrics.h"
+#include "gateway/trace.h"
 #include "transport/client.h"
 #include "transport/server.h"
 
@@ -121,6 +125,13 @@ template <typename Owner>
 asio::awaitable<void> Holding(std::shared_ptr<Owner> owner, asio::awaitable<void> task) {
   co_await std::move(task);
 }
+
+// One client request as it travels: its trace (the gateway's server span) and, once routed, the backend.
+struct RequestScope {
+  gateway::TraceContext trace;
+  std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
+  std::string backend;
+};
 
 // ---------------------------------------------------------------------------------------------------------
 // A client session.
@@ -461,8 +472,10 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 // What a backend sends during one call: to the call's own client stream when it has one.
 class CallEvents final : public BackendEvents {
  public:
-  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream, std::string client_id)
-      : session_(std::move(session)), stream_(std::move(stream)), client_id_(std::move(client_id)) {}
+  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream, std::string client_id,
+             gateway::TraceContext trace)
+      : session_(std::move(session)), stream_(std::move(stream)), client_id_(std::move(client_id)), trace_(std::move(trace)) {}
+  const gateway::TraceContext* Trace() const override { return &trace_; }
   void OnCallSent(const std::string& backend, int64_t backend_id) override {
     session_->CallSent(client_id_, backend, backend_id);
   }
@@ -475,6 +488,7 @@ class CallEvents final : public BackendEvents {
   std::shared_ptr<ClientSession> session_;
   std::shared_ptr<SseStream> stream_;
   std::string client_id_;
+  gateway::TraceContext trace_;  // the gateway's client span toward the backend
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -485,7 +499,12 @@ class CallEvents final : public BackendEvents {
 class Core final : public std::enable_shared_from_this<Core> {
  public:
   Core(std::shared_ptr<const Snapshot> snapshot, GatewayOptions options, std::shared_ptr<gateway::Metrics> metrics)
-      : options_(std::move(options)), snapshot_(std::move(snapshot)), metrics_(std::move(metrics)) {}
+      : options_(std::move(options)),
+        log_(options_.debug ? gateway::LogLevel::kDebug : gateway::LogLevel::kInfo, options_.log_sink),
+        snapshot_(std::move(snapshot)),
+        metrics_(std::move(metrics)) {
+    exporter_ = gateway::SpanExporter::FromConfig(snapshot_->cfg, sample_ratio_);
+  }
 
   // Called once the server listens: from here on the gateway's work runs on `executor`.
   void Begin(asio::any_io_executor executor, uint16_t port, std::function<transport::ServerStats()> server_stats) {
@@ -493,22 +512,30 @@ class Core final : public std::enable_shared_from_this<Core> {
     port_ = port;
     server_stats_ = std::move(server_stats);
     client_ = std::make_shared<transport::HttpClient>(executor);
+    if (exporter_) exporter_->Start(executor, client_);
     expire_strand_ = asio::make_strand(executor);
     expire_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
     asio::co_spawn(expire_strand_, Holding(shared_from_this(), ExpireSessions()), asio::detached);
     serving_ = true;
+    auto snap = snapshot();
+    log_.Info("serving", {{"name", snap->cfg.name}, {"port", port}, {"backends", snap->targets.size()},
+                          {"tracing", exporter_ != nullptr}});
   }
 
   absl::Status Reload(config::Config cfg) {
     auto snap = MakeSnapshot(std::move(cfg), *metrics_);
     if (!snap.ok()) {
       metrics_->reloads_refused.fetch_add(1, std::memory_order_relaxed);
+      log_.Error("config refused, keeping the last good one", {{"error", std::string(snap.status().message())}});
       return snap.status();
     }
-    std::lock_guard lock(mu_);
-    snapshot_ = *snap;
-    ++reloads_;
+    {
+      std::lock_guard lock(mu_);
+      snapshot_ = *snap;
+      ++reloads_;
+    }
     metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
+    log_.Info("config reloaded", {{"backends", (*snap)->targets.size()}});
     return absl::OkStatus();
   }
 
@@ -524,12 +551,15 @@ class Core final : public std::enable_shared_from_this<Core> {
       sessions.swap(sessions_);
     }
     metrics_->client_sessions_active.fetch_sub(static_cast<int64_t>(sessions.size()), std::memory_order_relaxed);
+    log_.Info("stopping", {{"sessions", sessions.size()}, {"grace_ms", grace.count()}});
     if (!sessions.empty() && grace.count() > 0) {
       auto closed = std::make_shared<std::promise<void>>();
       auto done = closed->get_future();
       asio::co_spawn(executor_, CloseAll(std::move(sessions), closed), asio::detached);
       done.wait_for(grace);
     }
+    // What is traced so far goes out while the executor still runs.
+    if (exporter_) exporter_->Stop();
     return true;
   }
 
@@ -589,6 +619,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       c.sse_streams_active = st.sse_streams_active;
     }
     c.backends_configured = snapshot()->targets.size();
+    for (const BackendStatus& b : Status().backends) c.backend_health[b.name] = b.health;
     return c;
   }
   GatewayMetrics Metrics() const { return metrics_->Snapshot(MetricsNow()); }
@@ -611,7 +642,9 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     if (path == "/readyz") {
-      Response r = JsonResponse(200, Json{{"status", "ready"}, {"mode", "static"}});
+      // Not ready while draining: Kubernetes takes the pod out of its Service first.
+      Response r = draining_ ? JsonResponse(503, Json{{"status", "stopping"}, {"mode", "static"}})
+                             : JsonResponse(200, Json{{"status", "ready"}, {"mode", "static"}});
       co_await ex.Respond(std::move(r));
       co_return;
     }
@@ -742,8 +775,20 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_await HandlePost(ex);
   }
 
+  // During a graceful stop new requests are turned away (answers and notifications for calls still in
+  // flight are taken): 503 with Retry-After, so a client retries against another replica.
+  asio::awaitable<void> RefuseWhileDraining(Exchange& ex, const Json& id) {
+    Response r = JsonResponse(503, gateway::MakeError(id, gateway::kInternalError, "the gateway is shutting down; retry"));
+    r.headers.Set("Retry-After", "1");
+    co_await ex.Respond(std::move(r));
+  }
+
   asio::awaitable<void> HandleGet(Exchange& ex) {
     const transport::Request& req = ex.request();
+    if (draining_) {
+      co_await RefuseWhileDraining(ex, Json());
+      co_return;
+    }
     if (req.headers.Get("Accept").value_or("").find("text/event-stream") == std::string_view::npos) {
       Json e = gateway::MakeError("server-error", gateway::kInvalidRequest, "Not Acceptable: Client must accept text/event-stream");
       co_await Reply(ex, 406, std::move(e));
@@ -819,12 +864,28 @@ class Core final : public std::enable_shared_from_this<Core> {
     return session;
   }
 
+  // The request's trace: the client's traceparent continued, or a new one (sampled per telemetry).
+  std::shared_ptr<RequestScope> Scope(const transport::Request& req) const {
+    auto scope = std::make_shared<RequestScope>();
+    auto header = [&](const char* name) -> std::optional<std::string> {
+      auto v = req.headers.Get(name);
+      return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+    };
+    scope->trace = gateway::TraceContext::FromHeaders(header("traceparent"), header("tracestate"), sample_ratio_);
+    return scope;
+  }
+
   asio::awaitable<void> HandlePost(Exchange& ex) {
+    auto scope = Scope(ex.request());
     auto parsed = co_await ParseMessage(ex);
     if (!parsed) co_return;
     Json message = std::move(*parsed);
     const gateway::MessageKind kind = gateway::Classify(message);
     if (kind == gateway::MessageKind::kRequest && message["method"] == "initialize") {
+      if (draining_) {
+        co_await RefuseWhileDraining(ex, message["id"]);
+        co_return;
+      }
       auto session = NewSession(false);
       Json body = co_await InitializeSession(session, std::move(message));
       std::string session_header;
@@ -836,6 +897,10 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     const Json id = kind == gateway::MessageKind::kRequest ? message["id"] : Json();
+    if (kind == gateway::MessageKind::kRequest && draining_) {
+      co_await RefuseWhileDraining(ex, id);
+      co_return;
+    }
     auto session = co_await RequireSession(ex, id);
     if (!session) co_return;
     if (kind != gateway::MessageKind::kRequest) {
@@ -858,11 +923,12 @@ class Core final : public std::enable_shared_from_this<Core> {
       auto opened = co_await ex.StartSse();
       if (!opened.ok()) co_return;
       session->Prime(*opened);
-      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), *opened)),
+      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), *opened, scope)),
                      asio::detached);
       co_return;
     }
-    Json response = co_await Dispatch(session, std::move(message), nullptr);
+    std::shared_ptr<SseStream> no_stream;
+    Json response = co_await Dispatch(session, std::move(message), no_stream, scope);
     if (response.is_null()) {  // the client cancelled the call: nothing to answer
       Response accepted;
       accepted.status = 202;
@@ -873,8 +939,8 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   asio::awaitable<void> AnswerOnStream(std::shared_ptr<ClientSession> session, Json message,
-                                       std::shared_ptr<SseStream> stream) {
-    Json response = co_await Dispatch(session, std::move(message), stream);
+                                       std::shared_ptr<SseStream> stream, std::shared_ptr<RequestScope> scope) {
+    Json response = co_await Dispatch(session, std::move(message), stream, scope);
     // (null: the client cancelled the call.) A stream the client dropped sends it on the standalone one.
     if (!response.is_null()) session->SendToClient(response, stream);
     stream->Close();
@@ -932,10 +998,12 @@ class Core final : public std::enable_shared_from_this<Core> {
     accepted.body = "Accepted";
     co_await ex.Respond(std::move(accepted));
     // Answers travel on the session's stream.
-    asio::co_spawn(executor_, Holding(shared_from_this(), ProcessLegacy(session, std::move(*parsed))), asio::detached);
+    auto scope = Scope(ex.request());
+    asio::co_spawn(executor_, Holding(shared_from_this(), ProcessLegacy(session, std::move(*parsed), scope)), asio::detached);
   }
 
-  asio::awaitable<void> ProcessLegacy(std::shared_ptr<ClientSession> session, Json message) {
+  asio::awaitable<void> ProcessLegacy(std::shared_ptr<ClientSession> session, Json message,
+                                      std::shared_ptr<RequestScope> scope) {
     const gateway::MessageKind kind = gateway::Classify(message);
     if (kind == gateway::MessageKind::kResponse) {
       session->TakeAnswer(message);
@@ -949,7 +1017,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (message["method"] == "initialize") {
       response = co_await InitializeSession(session, std::move(message));
     } else {
-      response = co_await Dispatch(session, std::move(message), nullptr);
+      std::shared_ptr<SseStream> no_stream;
+      response = co_await Dispatch(session, std::move(message), no_stream, scope);
     }
     if (!response.is_null()) session->SendToClient(response, nullptr);
   }
@@ -1021,33 +1090,103 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // Answers one client request. What backends send while it runs goes to `stream` when there is one.
   // Malformed params (a name that is not a string, ...) are -32602 errors, never an exception out.
-  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
+  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream,
+                                 std::shared_ptr<RequestScope> scope) {
     const Json id = message["id"];
-    const size_t method = gateway::MethodIndex(message["method"].get<std::string>());
+    const std::string method_name = message["method"].get<std::string>();
+    const size_t method = gateway::MethodIndex(method_name);
     const auto started = Clock::now();
+    InFlight in_flight(this);
     std::string problem;
     Json response;
     try {
-      response = co_await Route(session, std::move(message), std::move(stream));
+      response = co_await Route(session, std::move(message), std::move(stream), scope);
     } catch (const Json::exception& e) {
       problem = e.what();
       response = gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
     }
-    RecordClient(method, started, response);
+    const bool error = RecordClient(method, started, response);
+    Finished(*session, *scope, id, method_name, started, response, error);
     co_return response;
+  }
+
+  // Counts a client request from Dispatch to its answer; a stop waits for the count to reach zero.
+  class InFlight {
+   public:
+    explicit InFlight(Core* core) : core_(core) { core_->in_flight_.fetch_add(1); }
+    ~InFlight() {
+      if (core_->in_flight_.fetch_sub(1) == 1) {
+        std::lock_guard lock(core_->idle_mu_);
+        core_->idle_cv_.notify_all();
+      }
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+
+   private:
+    Core* core_;
+  };
+
+ public:
+  // A graceful stop's first step: new requests get 503, /readyz says stopping; then wait (up to
+  // `deadline`) for the requests in flight to be answered.
+  void Drain(Clock::time_point deadline) {
+    draining_ = true;
+    std::unique_lock lock(idle_mu_);
+    idle_cv_.wait_until(lock, deadline, [this] { return in_flight_.load() == 0; });
+    log_.Info("drained", {{"requests_in_flight", in_flight_.load()}});
+  }
+
+ private:
+  // One log line and one server span per answered client request.
+  void Finished(const ClientSession& session, const RequestScope& scope, const Json& id, const std::string& method,
+                Clock::time_point started, const Json& response, bool error) {
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    std::string message;
+    if (response.is_object() && response.contains("error") && response["error"].is_object()) {
+      message = response["error"].value("message", std::string());
+    }
+    if (log_.enabled(gateway::LogLevel::kInfo)) {
+      Json fields{{"request_id", id.dump()},
+                  {"session", gateway::SessionTag(session.id())},
+                  {"method", method},
+                  {"duration_ms", std::round(ms * 1000) / 1000},
+                  {"trace_id", scope.trace.trace_id},
+                  {"outcome", response.is_null() ? "cancelled" : (error ? "error" : "ok")}};
+      if (!scope.backend.empty()) fields["backend"] = scope.backend;
+      if (!message.empty()) fields["error"] = message;
+      log_.Log(gateway::LogLevel::kInfo, "mcp request", fields);
+    }
+    if (exporter_ && scope.trace.sampled) {
+      gateway::Span span;
+      span.trace_id = scope.trace.trace_id;
+      span.span_id = scope.trace.span_id;
+      span.parent_id = scope.trace.parent_id;
+      span.name = method;
+      span.kind = 2;
+      span.start = scope.started;
+      span.end = std::chrono::system_clock::now();
+      span.error = error;
+      span.error_message = message;
+      span.attributes = {{"mcp.method.name", method}, {"mcp.session.tag", gateway::SessionTag(session.id())}};
+      if (!scope.backend.empty()) span.attributes.emplace_back("vmcp.backend", scope.backend);
+      exporter_->Export(std::move(span));
+    }
   }
 
   // A failure is a JSON-RPC error or a tool result with isError (a cancelled call, answered by nothing,
   // counts as neither).
-  void RecordClient(size_t method, Clock::time_point started, const Json& response) {
+  bool RecordClient(size_t method, Clock::time_point started, const Json& response) {
     const bool error = response.is_object() &&
                        (response.contains("error") ||
                         (response.contains("result") && response["result"].is_object() &&
                          response["result"].value("isError", false)));
     metrics_->client(method).Record(Clock::now() - started, error);
+    return error;
   }
 
-  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream) {
+  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream,
+                              std::shared_ptr<RequestScope> scope) {
     const std::string method = message["method"];
     const Json id = message["id"];
     const Json params = message.contains("params") ? message["params"] : Json::object();
@@ -1153,6 +1292,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return gateway::MakeError(id, gateway::kMethodNotFound, absl::StrCat("Method not found: ", method));
     }
 
+    scope->backend = backend;
     auto target = session->Backend(backend);
     if (!target) co_return Unavailable(method, id, backend, "not connected");
     // The call runs on its own, so that the client's notifications/cancelled ends the wait at once
@@ -1161,13 +1301,30 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto ex = co_await asio::this_coro::executor;
     auto cancel = session->BeginCall(call_key, ex);
     auto done = std::make_shared<ResultChannel>(ex, 1);
-    auto events = std::make_shared<CallEvents>(session, stream, call_key);
+    gateway::TraceContext client_span = scope->trace.Child();
+    const auto call_started = std::chrono::system_clock::now();
+    auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
     asio::co_spawn(ex, RunCall(target, method, std::move(forwarded), events, done), asio::detached);
     using namespace asio::experimental::awaitable_operators;
     auto got = co_await (done->async_receive(kTuple) || cancel->async_receive(kTuple));
     session->ForgetCall(call_key);
     if (got.index() == 1) co_return Json();  // cancelled: no answer
     auto answer = std::get<1>(std::move(std::get<0>(got)));
+    if (exporter_ && client_span.sampled) {
+      gateway::Span span;
+      span.trace_id = client_span.trace_id;
+      span.span_id = client_span.span_id;
+      span.parent_id = client_span.parent_id;
+      span.name = absl::StrCat(method, " ", backend);
+      span.kind = 3;
+      span.start = call_started;
+      span.end = std::chrono::system_clock::now();
+      span.error = !answer.ok() || answer->contains("error");
+      if (!answer.ok()) span.error_message = std::string(answer.status().message());
+      span.attributes = {{"mcp.method.name", method}, {"vmcp.backend", backend}};
+      if (method == "tools/call") span.attributes.emplace_back("gen_ai.tool.name", text("name"));
+      exporter_->Export(std::move(span));
+    }
     if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));
     Json response = std::move(*answer);
     response["id"] = id;  // back to the client's id
@@ -1244,6 +1401,9 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   GatewayOptions options_;
+  mutable gateway::Logger log_;
+  std::shared_ptr<gateway::SpanExporter> exporter_;
+  double sample_ratio_ = 1.0;
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::map<std::string, std::shared_ptr<ClientSession>> sessions_;
@@ -1257,6 +1417,10 @@ class Core final : public std::enable_shared_from_this<Core> {
   uint16_t port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> in_flight_{0};
+  std::mutex idle_mu_;
+  std::condition_variable idle_cv_;
   std::atomic<uint64_t> requests_{0};
   std::atomic<uint64_t> reloads_{0};
 };
@@ -1286,13 +1450,18 @@ class GatewayImpl final : public Gateway {
 
   absl::Status Reload(config::Config config) override { return core_->Reload(std::move(config)); }
 
+  // Graceful: the requests in flight are answered (new ones get 503) within `grace`; then every session
+  // ends its backend sessions; then the server stops accepting and closes its connections.
   void Stop(std::chrono::milliseconds grace) override {
-    if (!server_) return;
-    const auto started = Clock::now();
-    if (!core_->CloseSessions(grace)) return;
-    // Then the server stops accepting, lets in-flight requests finish and ends the clients' streams.
-    const auto left = std::max<Clock::duration>(grace - (Clock::now() - started), Clock::duration::zero());
-    server_->Stop(std::chrono::duration_cast<std::chrono::milliseconds>(left));
+    if (!server_ || stopped_.exchange(true)) return;
+    const auto deadline = Clock::now() + grace;
+    core_->Drain(deadline);
+    auto left = [&] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero()));
+    };
+    if (!core_->CloseSessions(left())) return;
+    server_->Stop(left());
   }
 
   GatewayStatus Status() const override { return core_->Status(); }
@@ -1326,6 +1495,7 @@ class GatewayImpl final : public Gateway {
   GatewayOptions options_;
   std::shared_ptr<Core> core_;
   std::unique_ptr<transport::HttpServer> server_;
+  std::atomic<bool> stopped_{false};
 };
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,7 +34,9 @@ struct GatewayOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 4483;
   int threads = 0;  // 0: one per core
-  bool debug = false;
+  bool debug = false;  // debug log lines too
+  // Where structured log lines (one JSON object each, no newline) go; empty: stderr.
+  std::function<void(const std::string& line)> log_sink;
   // Host header values (host or host:port) accepted besides the defaults. When bound to a loopback
   // address only local names are accepted by default (DNS-rebinding protection); on other addresses any
   // Host is accepted unless this list is non-empty.

@@ -159,6 +159,13 @@ std::string Metrics::Prometheus(const MetricsContext& context) const {
                         absl::StrCat(backend_label(*b), ",", method_label(i)), b->method(i).duration);
     }
   }
+  w.Family("vmcp_backend_health", "gauge", "1 for the state each backend is in now (healthy, unhealthy, unknown).");
+  for (const auto& [name, state] : context.backend_health) {
+    for (const char* s : {"healthy", "unhealthy", "unknown"}) {
+      w.Sample("vmcp_backend_health", absl::StrCat("backend=\"", Escape(name), "\",state=\"", s, "\""),
+               static_cast<uint64_t>(state == s ? 1 : 0));
+    }
+  }
   w.Family("vmcp_backend_sessions_active", "gauge", "Backend MCP sessions open now, by backend.");
   for (const auto& b : backends) w.Sample("vmcp_backend_sessions_active", backend_label(*b), b->sessions_active.load());
   w.Family("vmcp_backend_sessions_opened_total", "counter", "Backend sessions initialized, by backend.");

@@ -91,6 +91,7 @@ struct MetricsContext {
   uint64_t connections_accepted = 0;
   uint64_t sse_streams_active = 0;
   uint64_t backends_configured = 0;
+  std::map<std::string, std::string> backend_health;  // backend -> healthy | unhealthy | unknown
 };
 
 class Metrics {

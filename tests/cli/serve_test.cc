@@ -14,8 +14,12 @@
 #include <fstream>
 #include <sstream>
 
+#include <thread>
+#include <vector>
+
 #include "cli/commands.h"
 #include "tests/gateway/child_process.h"
+#include "tests/gateway/e2e_support.h"
 
 namespace vmcp {
 namespace {
@@ -30,6 +34,49 @@ std::string WriteConfig() {
                          "aggregation:\n  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n"
                          "operational:\n  failureHandling:\n    partialFailureMode: best_effort\n";
   return path;
+}
+
+struct HttpAnswer {
+  int status = -1;
+  std::string head;
+  std::string body;
+};
+
+// One POST to /mcp (Connection: close, JSON answers only); the status, headers and body.
+HttpAnswer PostMcp(int port, const std::string& body, const std::string& session = "") {
+  HttpAnswer answer;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return answer;
+  }
+  std::string req = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                    "Accept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n";
+  if (!session.empty()) req += "Mcp-Session-Id: " + session + "\r\n";
+  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+    std::string response;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
+    const size_t split = response.find("\r\n\r\n");
+    if (response.size() > 12) answer.status = std::atoi(response.c_str() + 9);
+    if (split != std::string::npos) {
+      answer.head = response.substr(0, split);
+      answer.body = response.substr(split + 4);
+    }
+  }
+  close(fd);
+  return answer;
+}
+
+std::string SessionOf(const HttpAnswer& a) {
+  const size_t at = a.head.find("Mcp-Session-Id: ");
+  if (at == std::string::npos) return "";
+  return a.head.substr(at + 16, a.head.find("\r\n", at) - at - 16);
 }
 
 // One POST of a ping to /mcp with the given Host and Origin (Connection: close); the status code.
@@ -100,6 +147,44 @@ TEST(ServeCommand, WithoutAllowListsALoopbackBindRefusesForeignHostsAndOrigins) 
   EXPECT_EQ(PostPing(port, "localhost", "http://localhost:3000"), 200);
   ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
   EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
+}
+
+// SIGTERM while calls are in flight: each call is answered, then the process exits 0.
+TEST(ServeCommand, SigtermDuringCallsAnswersThemAllThenExitsZero) {
+  ASSERT_FALSE(testing::PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
+  int backend_port = 0;
+  auto backend = testing::StartPeer("clash-backend.mjs", {"--port", "0"}, backend_port);
+  ASSERT_GT(backend_port, 0) << backend->output();
+  const std::string path = std::string(std::getenv("TEST_TMPDIR")) + "/sigterm.yaml";
+  std::ofstream(path) << testing::VmcpConfig(testing::BackendEntry("clash", backend_port), testing::PrefixAggregation());
+  ChildProcess vmcp({"./vmcp", "serve", "--config=" + path, "--port=0"});
+  const int port = vmcp.WaitForListening(20000, "vmcp: serving \"e2e-vmcp\" at http://127.0.0.1:");
+  ASSERT_GT(port, 0) << vmcp.output();
+  const HttpAnswer init = PostMcp(port, R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})");
+  ASSERT_EQ(init.status, 200) << init.body;
+  const std::string session = SessionOf(init);
+  ASSERT_FALSE(session.empty()) << init.head;
+
+  constexpr int kCalls = 4;
+  std::vector<HttpAnswer> answers(kCalls);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      answers[i] = PostMcp(port,
+                           R"({"jsonrpc":"2.0","id":)" + std::to_string(10 + i) +
+                               R"(,"method":"tools/call","params":{"name":"clash_sleep","arguments":{"ms":1500}}})",
+                           session);
+    });
+  }
+  // Every call has reached the backend (it says so), so each is in flight when SIGTERM comes.
+  for (int i = 0; i < kCalls; ++i) ASSERT_EQ(backend->WaitForListening(20000, "CALLED "), 1500) << backend->output();
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  for (auto& t : callers) t.join();
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(answers[i].status, 200) << answers[i].body;
+    EXPECT_NE(answers[i].body.find("clash: slept 1500"), std::string::npos) << answers[i].body;
+  }
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0) << vmcp.output();
 }
 
 TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {

@@ -29,6 +29,12 @@ std::string PriorityAggregation(const std::vector<std::string>& order) {
 }
 
 std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port) {
+  GatewayOptions options;
+  options.threads = 2;
+  return StartGateway(yaml, port, std::move(options));
+}
+
+std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port, GatewayOptions options) {
   port = 0;
   config::MapEnvironment env;
   auto loaded = config::LoadConfigText(yaml, env);
@@ -37,9 +43,7 @@ std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port) {
                   << "\n" << yaml;
     return nullptr;
   }
-  GatewayOptions options;
   options.port = 0;
-  options.threads = 2;
   auto gw = Gateway::Create(std::move(*loaded.config), options);
   if (!gw.ok()) {
     ADD_FAILURE() << "Gateway::Create: " << gw.status() << "\n" << yaml;

@@ -28,6 +28,8 @@ std::string PriorityAggregation(const std::vector<std::string>& order);
 // Loads `yaml` (with an empty environment) and starts a gateway on 127.0.0.1 and a free port, which is
 // stored in `port`. On any failure records a test failure and returns null.
 std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port);
+// The same with the host's options (port is forced to 0).
+std::unique_ptr<Gateway> StartGateway(const std::string& yaml, uint16_t& port, GatewayOptions options);
 
 // Starts `node <PeersDir()>/<script> args...` and waits for its LISTENING line. `port` is 0 when the
 // peer did not come up (its output so far is in the returned process's output()).

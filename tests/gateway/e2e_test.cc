@@ -17,6 +17,7 @@
 #include "tests/gateway/prom_text.h"
 #include "tests/transport/test_io.h"
 #include "transport/client.h"
+#include "transport/server.h"
 #include "transport/sse.h"
 
 namespace vmcp {
@@ -381,6 +382,8 @@ TEST_F(GatewayE2E, MetricsCountAKnownSequenceExactly) {
   EXPECT_EQ(m->Get("toolhive_vmcp_backend_errors_total{backend=\"conf\",method=\"tools/call\"}"), 0);
   EXPECT_EQ(m->Get("vmcp_backend_sessions_active{backend=\"conf\"}"), 1);
   EXPECT_EQ(m->Get("vmcp_backend_connect_failures_total{backend=\"conf\"}"), 0);
+  EXPECT_EQ(m->Get("vmcp_backend_health{backend=\"conf\",state=\"healthy\"}"), 1);
+  EXPECT_EQ(m->Get("vmcp_backend_health{backend=\"conf\",state=\"unhealthy\"}"), 0);
 
   // The API reads the same counters; DELETE ends both sessions.
   transport::Request del;
@@ -396,6 +399,200 @@ TEST_F(GatewayE2E, MetricsCountAKnownSequenceExactly) {
   EXPECT_EQ(api.backends[0].sessions_active, 0u);
   EXPECT_EQ(api.backends[0].sessions_opened, 1u);
   gw->Stop(std::chrono::seconds(2));
+}
+
+// --- observability: trace propagation, OTLP export, structured logs -----------------------------------
+
+// Stands in for an OpenTelemetry collector (none can run here): takes OTLP/HTTP JSON posts to /v1/traces
+// and keeps the spans.
+class OtlpCollector {
+ public:
+  OtlpCollector()
+      : server_({}, [this](transport::Exchange& ex) -> boost::asio::awaitable<void> {
+          if (ex.request().method == "POST" && ex.request().Path() == "/v1/traces") {
+            Json body = Json::parse(ex.request().body, nullptr, false);
+            std::lock_guard lock(mu_);
+            if (!body.is_discarded()) {
+              for (const Json& rs : body["resourceSpans"]) {
+                resource_ = rs["resource"];
+                for (const Json& ss : rs["scopeSpans"]) {
+                  for (const Json& span : ss["spans"]) spans_.push_back(span);
+                }
+              }
+            }
+          }
+          transport::Response ok;
+          ok.status = 200;
+          ok.headers.Set("Content-Type", "application/json");
+          ok.body = "{}";
+          co_await ex.Respond(std::move(ok));
+        }) {
+    port_ = *server_.Start();
+  }
+  uint16_t port() const { return port_; }
+  std::vector<Json> spans() {
+    std::lock_guard lock(mu_);
+    return spans_;
+  }
+  Json resource() {
+    std::lock_guard lock(mu_);
+    return resource_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Json> spans_;
+  Json resource_;
+  transport::HttpServer server_;
+  uint16_t port_ = 0;
+};
+
+class ObservabilityE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
+    clash_ = StartPeer("clash-backend.mjs", {"--port", "0"}, clash_port_);
+    ASSERT_GT(clash_port_, 0) << "clash-backend did not start: " << clash_->output();
+  }
+
+  std::string ConfigWithTelemetry(uint16_t collector_port) {
+    return Config(Backend("clash", clash_port_), kPrefix) + "telemetry:\n  endpoint: 127.0.0.1:" +
+           std::to_string(collector_port) + "\n  insecure: true\n  tracingEnabled: true\n  serviceName: e2e-vmcp\n";
+  }
+
+  GatewayOptions CapturingLogs() {
+    GatewayOptions options;
+    options.threads = 2;
+    options.log_sink = [this](const std::string& line) {
+      std::lock_guard lock(log_mu_);
+      log_lines_.push_back(line);
+    };
+    return options;
+  }
+  std::vector<std::string> Logs() {
+    std::lock_guard lock(log_mu_);
+    return log_lines_;
+  }
+
+  // The trace headers the backend saw for one tools/call of clash_request-headers.
+  Json BackendSawHeaders(RawMcp& mcp, std::map<std::string, std::string> headers) {
+    Json r = mcp.Request("tools/call", {{"name", "clash_request-headers"}, {"arguments", Json::object()}}, nullptr,
+                         std::move(headers));
+    EXPECT_TRUE(r.contains("result")) << r.dump();
+    if (!r.contains("result")) return Json();
+    return Json::parse(r["result"]["content"][0].value("text", "{}"), nullptr, false);
+  }
+
+  std::unique_ptr<ChildProcess> clash_;
+  int clash_port_ = 0;
+  IoThread io_{1};
+  transport::HttpClient client_{io_.executor()};
+  std::mutex log_mu_;
+  std::vector<std::string> log_lines_;
+};
+
+constexpr char kClientTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr char kClientSpan[] = "00f067aa0ba902b7";
+
+TEST_F(ObservabilityE2E, TraceContextReachesTheBackendAndSpansAreExported) {
+  OtlpCollector collector;
+  uint16_t port = 0;
+  auto gw = StartGateway(ConfigWithTelemetry(collector.port()), port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  ASSERT_EQ(mcp.last.status, 200);
+
+  // The client's trace goes on to the backend under a span of the gateway's; tracestate as received.
+  const std::string traceparent = std::string("00-") + kClientTrace + "-" + kClientSpan + "-01";
+  Json seen = BackendSawHeaders(mcp, {{"traceparent", traceparent}, {"tracestate", "vendor=abc"}});
+  ASSERT_TRUE(seen["traceparent"].is_string()) << seen.dump();
+  const std::string backend_tp = seen["traceparent"];
+  ASSERT_EQ(backend_tp.size(), 55u) << backend_tp;
+  EXPECT_EQ(backend_tp.substr(3, 32), kClientTrace);
+  const std::string gateway_client_span = backend_tp.substr(36, 16);
+  EXPECT_NE(gateway_client_span, kClientSpan);
+  EXPECT_EQ(backend_tp.substr(53), "01");
+  EXPECT_EQ(seen["tracestate"], "vendor=abc");
+
+  // Without one, the gateway starts a trace: a valid traceparent all the same.
+  Json fresh = BackendSawHeaders(mcp, {});
+  ASSERT_TRUE(fresh["traceparent"].is_string()) << fresh.dump();
+  const std::string fresh_tp = fresh["traceparent"];
+  EXPECT_EQ(fresh_tp.size(), 55u);
+  EXPECT_NE(fresh_tp.substr(3, 32), kClientTrace);
+  EXPECT_TRUE(fresh["tracestate"].is_null());
+  // A malformed traceparent is ignored (a new trace), never forwarded.
+  Json bad = BackendSawHeaders(mcp, {{"traceparent", "00-00000000000000000000000000000000-00f067aa0ba902b7-01"}});
+  EXPECT_NE(bad["traceparent"].get<std::string>().substr(3, 32), "00000000000000000000000000000000");
+
+  gw->Stop(std::chrono::seconds(5));  // flushes the exporter
+
+  // The server span continues the client's; the client span is the one the backend saw as its parent.
+  std::vector<Json> spans = collector.spans();
+  const Json* server = nullptr;
+  const Json* client = nullptr;
+  for (const Json& span : spans) {
+    if (span.value("traceId", "") != kClientTrace) continue;
+    if (span.value("kind", 0) == 2) server = &span;
+    if (span.value("kind", 0) == 3) client = &span;
+  }
+  ASSERT_NE(server, nullptr) << Json(spans).dump();
+  ASSERT_NE(client, nullptr) << Json(spans).dump();
+  EXPECT_EQ((*server)["name"], "tools/call");
+  EXPECT_EQ((*server)["parentSpanId"], kClientSpan);
+  EXPECT_EQ((*client)["name"], "tools/call clash");
+  EXPECT_EQ((*client)["spanId"], gateway_client_span);
+  EXPECT_EQ((*client)["parentSpanId"], (*server)["spanId"]);
+  EXPECT_GE(std::stoll((*server)["endTimeUnixNano"].get<std::string>()),
+            std::stoll((*client)["endTimeUnixNano"].get<std::string>()) - 1000000000LL);
+  bool named = false;
+  const Json resource = collector.resource();
+  for (const Json& a : resource.value("attributes", Json::array())) {
+    named = named || (a.value("key", "") == "service.name" && a["value"].value("stringValue", "") == "e2e-vmcp");
+  }
+  EXPECT_TRUE(named) << resource.dump();
+
+  // One JSON object a line; the call's line names method, backend and the client's trace; the session id
+  // appears only shortened.
+  std::vector<std::string> logs = Logs();
+  ASSERT_FALSE(logs.empty());
+  bool call_logged = false;
+  for (const std::string& line : logs) {
+    Json l = Json::parse(line, nullptr, false);
+    ASSERT_FALSE(l.is_discarded()) << line;
+    EXPECT_TRUE(l.contains("time") && l.contains("level") && l.contains("msg")) << line;
+    EXPECT_EQ(line.find(mcp.session), std::string::npos) << "full session id in: " << line;
+    if (l.value("msg", "") == "mcp request" && l.value("trace_id", "") == kClientTrace) {
+      call_logged = true;
+      EXPECT_EQ(l["method"], "tools/call");
+      EXPECT_EQ(l["backend"], "clash");
+      EXPECT_EQ(l["session"], mcp.session.substr(0, 8));
+      EXPECT_EQ(l["outcome"], "ok");
+      EXPECT_TRUE(l["duration_ms"].is_number());
+    }
+  }
+  EXPECT_TRUE(call_logged);
+}
+
+TEST_F(ObservabilityE2E, ACollectorThatIsDownNeverSlowsCalls) {
+  uint16_t dead_port = 0;
+  {
+    OtlpCollector gone;  // a port that was just free, now closed
+    dead_port = gone.port();
+  }
+  uint16_t port = 0;
+  auto gw = StartGateway(ConfigWithTelemetry(dead_port), port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  for (int i = 0; i < 20; ++i) {
+    Json r = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "x"}}}});
+    ASSERT_TRUE(r.contains("result")) << r.dump();
+  }
+  const auto started = std::chrono::steady_clock::now();
+  gw->Stop(std::chrono::seconds(2));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
 }
 
 }  // namespace

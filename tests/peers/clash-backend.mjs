@@ -9,6 +9,10 @@
 //   clash-only {}         -> "clash: clash-only"
 //   prompt simple-prompt  -> user message "clash: simple-prompt"
 //   resources/read clash://info -> "clash: resource clash://info"
+//   request-headers {}    -> the W3C trace headers the call's HTTP request carried, as JSON text:
+//                            {"traceparent": ..., "tracestate": ...} (null when absent)
+//   sleep {ms:N}          -> prints `CALLED <N>` on stdout when the call arrives, answers "clash: slept N"
+//                            after N ms (for graceful-stop tests: the test knows the call is in flight)
 //   add-tool {name:"x"}   -> registers a tool `x` (answering "clash: added x") in this session and so
 //                            sends notifications/tools/list_changed; "clash: add-tool: x"
 //
@@ -55,6 +59,23 @@ function createServer() {
     'clash-only',
     { description: `A tool only the ${label} backend has`, inputSchema: { note: z.string().optional() } },
     async ({ note }) => text(note === undefined ? 'clash-only' : `clash-only: ${note}`),
+  );
+  mcp.registerTool(
+    'sleep',
+    { description: `Answers after ms milliseconds (${label} backend)`, inputSchema: { ms: z.number().int().min(0).max(60000) } },
+    async ({ ms }) => {
+      process.stdout.write(`CALLED ${ms}\n`);
+      await new Promise((r) => setTimeout(r, ms));
+      return text(`slept ${ms}`);
+    },
+  );
+  mcp.registerTool(
+    'request-headers',
+    { description: `The trace headers of this call's request (${label} backend)`, inputSchema: {} },
+    async (_args, extra) => {
+      const h = extra?.requestInfo?.headers ?? {};
+      return { content: [{ type: 'text', text: JSON.stringify({ traceparent: h.traceparent ?? null, tracestate: h.tracestate ?? null }) }] };
+    },
   );
   mcp.registerTool(
     'add-tool',

@@ -1,0 +1,50 @@
+// File: gateway/log.h
+//
+// Structured logs: one JSON object a line (time, level, msg, then the event's fields: request id,
+// session prefix, method, backend, duration, trace id, ...). Lines go to the sink the host chose
+// (stderr by default), written whole under a lock so concurrent lines never interleave. Values are
+// escaped by the JSON library; callers pass no tokens, secrets or full session ids (SessionTag()
+// shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
+//
+//   Logger log(LogLevel::kInfo, nullptr);            // nullptr: stderr
+//   log.Info("mcp request", {{"method", "tools/call"}, {"duration_ms", 1.7}});
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "nlohmann/json.hpp"
+
+namespace vmcp::gateway {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+
+class Logger {
+ public:
+  using Sink = std::function<void(const std::string& line)>;  // one JSON line, without the newline
+  using Fields = std::initializer_list<std::pair<const char*, nlohmann::json>>;
+
+  Logger(LogLevel level, Sink sink);
+
+  bool enabled(LogLevel level) const { return level >= level_; }
+  void Log(LogLevel level, const char* msg, Fields fields);
+  void Log(LogLevel level, const char* msg, const nlohmann::json& fields);
+  void Debug(const char* msg, Fields fields = {}) { Log(LogLevel::kDebug, msg, fields); }
+  void Info(const char* msg, Fields fields = {}) { Log(LogLevel::kInfo, msg, fields); }
+  void Warn(const char* msg, Fields fields = {}) { Log(LogLevel::kWarn, msg, fields); }
+  void Error(const char* msg, Fields fields = {}) { Log(LogLevel::kError, msg, fields); }
+
+ private:
+  void Write(LogLevel level, const char* msg, nlohmann::json& object);
+  const LogLevel level_;
+  Sink sink_;
+  std::mutex mu_;
+};
+
+// The first 8 characters of a session id: correlates log lines without revealing the session.
+std::string SessionTag(const std::string& session_id);
+
+}  // namespace vmcp::gateway
