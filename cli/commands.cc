@@ -13,9 +13,13 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "config/loader.h"
 #include "config/summary.h"
+#include "discovery/config_watcher.h"
 #include "gateway/gateway.h"
+#include "nlohmann/json.hpp"
 
 namespace vmcp::cli {
 namespace {
@@ -87,6 +91,23 @@ std::string ParseAllowList(const std::string& flag, const std::string& text, boo
   return "";
 }
 
+// One structured log line on `err`, in the gateway's format (time, level, msg, fields).
+void LogLine(std::ostream& err, const char* level, const std::string& msg, nlohmann::json fields = nlohmann::json::object()) {
+  nlohmann::json line = nlohmann::json::object();
+  std::string text = "{\"time\":" + nlohmann::json(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())).dump() +
+                     ",\"level\":\"" + level + "\",\"msg\":" + nlohmann::json(msg).dump();
+  for (auto it = fields.begin(); it != fields.end(); ++it) {
+    text += "," + nlohmann::json(it.key()).dump() + ":" + it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  err << text << "}" << std::endl;
+}
+
+std::vector<std::string> ErrorTexts(const std::vector<config::ConfigError>& errors) {
+  std::vector<std::string> out;
+  for (const config::ConfigError& e : errors) out.push_back(e.ToString());
+  return out;
+}
+
 int Validate(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   Flags flags;
   if (std::string e = ParseFlags(args, 2, {{"config", true}, {"c", true}}, flags); !e.empty()) {
@@ -135,7 +156,8 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "vmcp serve: --port must be a number between 0 and 65535\n";
     return 2;
   }
-  config::ProcessEnvironment env;
+  auto env_holder = std::make_shared<config::ProcessEnvironment>();
+  const config::ProcessEnvironment& env = *env_holder;
   GatewayOptions options;
   // The allow-lists: a flag wins over its environment variable (the operator can set either).
   for (const auto& [flag, var, origins] : {std::tuple{"allowed-hosts", "VMCP_ALLOWED_HOSTS", false},
@@ -155,9 +177,10 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       return 2;
     }
   }
-  config::LoadResult r = config::LoadConfigFile(path, env);
+  // The first config, with the hash the watcher starts from (a change made from here on is seen).
+  discovery::ConfigUpdate r = discovery::LoadConfigSnapshot(path, env);
   for (const config::ConfigError& w : r.warnings) err << "warning: " << w.ToString() << "\n";
-  if (!r.ok()) {
+  if (!r.config) {
     err << "config " << path << " is invalid: " << r.errors.size() << (r.errors.size() == 1 ? " error\n" : " errors\n");
     for (const config::ConfigError& e : r.errors) err << "  - " << e.ToString() << "\n";
     return 1;
@@ -183,24 +206,45 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     err << "vmcp serve: " << bound.status().message() << "\n";
     return 1;
   }
+  // The mounted ConfigMap, watched: a valid new config is applied, an invalid one refused (the last good
+  // one keeps serving). SIGHUP re-reads it at once.
+  Gateway* gw = gateway->get();
+  discovery::ConfigWatcher::Options watch;
+  watch.initial_sha256 = r.content_sha256;
+  auto watcher = discovery::ConfigWatcher::Start(path, env_holder, watch, [gw, &err, path](discovery::ConfigUpdate u) {
+    if (!u.config) {
+      gw->ConfigRefused(ErrorTexts(u.errors));
+      return;
+    }
+    absl::Status s = gw->Reload(std::move(*u.config));
+    if (s.ok()) LogLine(err, "info", "config file changed: applied", {{"path", path}});
+  });
+  if (!watcher.ok()) {
+    LogLine(err, "warn", "config file not watched; SIGHUP reloads it", {{"path", path}, {"error", std::string(watcher.status().message())}});
+  }
   out << "vmcp: serving \"" << name << "\" at http://" << (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host)
       << ":" << *bound << "/mcp" << std::endl;
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      config::LoadResult next = config::LoadConfigFile(path, env);
-      if (!next.ok()) {
-        err << "vmcp: SIGHUP: config " << path << " refused, keeping the last good one:\n";
-        for (const config::ConfigError& e : next.errors) err << "  - " << e.ToString() << "\n";
+      LogLine(err, "info", "SIGHUP: re-reading the config", {{"path", path}});
+      if (watcher.ok()) {
+        (*watcher)->Trigger();
         continue;
       }
-      absl::Status s = (*gateway)->Reload(std::move(*next.config));
-      err << "vmcp: SIGHUP: " << (s.ok() ? std::string("config reloaded") : std::string(s.message())) << std::endl;
+      discovery::ConfigUpdate next = discovery::LoadConfigSnapshot(path, env);
+      if (!next.config) {
+        gw->ConfigRefused(ErrorTexts(next.errors));
+      } else if (gw->Reload(std::move(*next.config)).ok()) {
+        LogLine(err, "info", "config reloaded", {{"path", path}});
+      }
       continue;
     }
-    err << "vmcp: " << (sig == SIGTERM ? "SIGTERM" : "SIGINT") << ", stopping (up to 10s for calls in flight)" << std::endl;
+    LogLine(err, "info", "stopping: calls in flight get up to 10 s", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    if (watcher.ok()) (*watcher)->Stop();
     (*gateway)->Stop(std::chrono::seconds(10));
+    LogLine(err, "info", "stopped");
     return 0;
   }
 }

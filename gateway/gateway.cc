@@ -525,18 +525,29 @@ class Core final : public std::enable_shared_from_this<Core> {
   absl::Status Reload(config::Config cfg) {
     auto snap = MakeSnapshot(std::move(cfg), *metrics_);
     if (!snap.ok()) {
-      metrics_->reloads_refused.fetch_add(1, std::memory_order_relaxed);
-      log_.Error("config refused, keeping the last good one", {{"error", std::string(snap.status().message())}});
+      ConfigRefused({std::string(snap.status().message())});
       return snap.status();
     }
     {
       std::lock_guard lock(mu_);
       snapshot_ = *snap;
       ++reloads_;
+      config_error_.clear();
     }
     metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
     log_.Info("config reloaded", {{"backends", (*snap)->targets.size()}});
     return absl::OkStatus();
+  }
+
+  void ConfigRefused(const std::vector<std::string>& errors) {
+    metrics_->reloads_refused.fetch_add(1, std::memory_order_relaxed);
+    std::string joined;
+    for (const std::string& e : errors) joined += (joined.empty() ? "" : "; ") + e;
+    {
+      std::lock_guard lock(mu_);
+      config_error_ = joined;
+    }
+    log_.Error("config refused, keeping the last good one", {{"errors", errors}});
   }
 
   // The first part of a stop: no new work, every session ends its backend sessions (DELETE, streams
@@ -590,9 +601,11 @@ class Core final : public std::enable_shared_from_this<Core> {
     s.port = port_;
     s.requests = requests_;
     s.reloads_applied = reloads_;
+    s.reloads_refused = metrics_->reloads_refused.load();
     std::map<std::string, std::string> health;
     {
       std::lock_guard lock(mu_);
+      s.config_error = config_error_;
       s.active_sessions = sessions_.size();
       health = last_health_;
     }
@@ -683,7 +696,10 @@ class Core final : public std::enable_shared_from_this<Core> {
                                   {"healthy", healthy},
                                   {"version", "0.1.0"},
                                   {"group_ref", s.group},
-                                  {"sessions", s.active_sessions}});
+                                  {"sessions", s.active_sessions},
+                                  {"config", {{"reloads_applied", s.reloads_applied},
+                                              {"reloads_refused", s.reloads_refused},
+                                              {"last_error", s.config_error}}}});
   }
 
   // DNS-rebinding protection: a server bound to loopback answers only local Host and Origin values.
@@ -1048,6 +1064,12 @@ class Core final : public std::enable_shared_from_this<Core> {
       for (const BackendTarget& t : session->snapshot().targets) last_health_[t.name] = "";
       for (const auto& [name, error] : session->Failures()) last_health_[name] = error;
     }
+    for (const auto& [name, error] : session->Failures()) {
+      log_.Warn("backend unavailable", {{"backend", name}, {"error", error}, {"session", gateway::SessionTag(session->id())}});
+    }
+    log_.Debug("session initialized", {{"session", gateway::SessionTag(session->id())},
+                                       {"protocol_version", session->protocol_version},
+                                       {"legacy", session->legacy}});
     Json result{{"protocolVersion", session->protocol_version},
                 {"capabilities",
                  {{"tools", {{"listChanged", true}}},
@@ -1408,6 +1430,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   std::shared_ptr<const Snapshot> snapshot_;
   std::map<std::string, std::shared_ptr<ClientSession>> sessions_;
   std::map<std::string, std::string> last_health_;  // backend -> last connect error ("" = fine)
+  std::string config_error_;                         // the last refused config's errors
   std::shared_ptr<gateway::Metrics> metrics_;
   asio::any_io_executor executor_;
   std::function<transport::ServerStats()> server_stats_;
@@ -1449,6 +1472,7 @@ class GatewayImpl final : public Gateway {
   }
 
   absl::Status Reload(config::Config config) override { return core_->Reload(std::move(config)); }
+  void ConfigRefused(const std::vector<std::string>& errors) override { core_->ConfigRefused(errors); }
 
   // Graceful: the requests in flight are answered (new ones get 503) within `grace`; then every session
   // ends its backend sessions; then the server stops accepting and closes its connections.

@@ -65,6 +65,8 @@ struct GatewayStatus {
   uint64_t active_sessions = 0;
   uint64_t requests = 0;
   uint64_t reloads_applied = 0;
+  uint64_t reloads_refused = 0;
+  std::string config_error;  // why the last offered config was refused ("" once one is applied)
   std::vector<BackendStatus> backends;
 };
 
@@ -121,6 +123,9 @@ class Gateway {
   // to backends that did not change. A config that cannot be applied is refused (and counted) and the
   // gateway keeps serving the one it had.
   virtual absl::Status Reload(config::Config config) = 0;
+  // A new config that could not even be loaded (the host's loader refused it): counted, logged and
+  // shown in Status() and /status; the gateway keeps serving the config it has.
+  virtual void ConfigRefused(const std::vector<std::string>& errors) = 0;
   // Graceful: stops accepting, lets in-flight calls finish within `grace`, ends sessions.
   virtual void Stop(std::chrono::milliseconds grace) = 0;
   virtual GatewayStatus Status() const = 0;

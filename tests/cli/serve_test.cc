@@ -3,6 +3,7 @@
 // allow-list values are refused before anything starts.
 
 #include <arpa/inet.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -185,6 +186,74 @@ TEST(ServeCommand, SigtermDuringCallsAnswersThemAllThenExitsZero) {
     EXPECT_NE(answers[i].body.find("clash: slept 1500"), std::string::npos) << answers[i].body;
   }
   EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0) << vmcp.output();
+}
+
+std::string GetText(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
+    }
+  }
+  close(fd);
+  const size_t split = response.find("\r\n\r\n");
+  return split == std::string::npos ? "" : response.substr(split + 4);
+}
+
+// The config file is watched: a valid change is applied, an invalid one refused (reported in /status,
+// counted in /metrics) while the last good config keeps serving; SIGHUP re-reads at once.
+TEST(ServeCommand, ConfigFileChangesAreAppliedAndBadOnesRefused) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/watched";
+  mkdir(dir.c_str(), 0755);
+  const std::string path = dir + "/config.yaml";
+  auto write_config = [&](const std::string& backend_name, const std::string& extra = "") {
+    const std::string tmp = dir + "/.config.tmp";
+    std::ofstream(tmp) << "name: serve-test\ngroupRef: g\nbackends:\n  - name: " << backend_name
+                       << "\n    url: http://127.0.0.1:9/mcp\n    transport: streamable-http\n" << extra
+                       << "incomingAuth:\n  type: anonymous\noutgoingAuth:\n  source: inline\n"
+                       << "aggregation:\n  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n";
+    ASSERT_EQ(rename(tmp.c_str(), path.c_str()), 0);
+  };
+  write_config("first");
+  // stderr (the JSON log) joins stdout so the test can wait for the gateway's own words.
+  ChildProcess vmcp({"/bin/sh", "-c", "exec ./vmcp serve --config=" + path + " --port=0 2>&1"});
+  const int port = vmcp.WaitForListening(20000, kServing);
+  ASSERT_GT(port, 0) << vmcp.output();
+  EXPECT_NE(GetText(port, "/status").find("\"name\":\"first\""), std::string::npos);
+
+  write_config("second");
+  ASSERT_NE(vmcp.WaitForLineContaining("config file changed: applied"), "") << vmcp.output();
+  std::string status = GetText(port, "/status");
+  EXPECT_NE(status.find("\"name\":\"second\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"reloads_applied\":1"), std::string::npos) << status;
+
+  write_config("third", "    unknownKey: 1\n");  // a schema error
+  const std::string refused = vmcp.WaitForLineContaining("config refused");
+  ASSERT_NE(refused, "") << vmcp.output();
+  EXPECT_NE(refused.find("unknownKey"), std::string::npos) << refused;
+  status = GetText(port, "/status");
+  EXPECT_NE(status.find("\"name\":\"second\""), std::string::npos) << "the last good config serves: " << status;
+  EXPECT_NE(status.find("\"reloads_refused\":1"), std::string::npos) << status;
+  EXPECT_NE(status.find("unknownKey"), std::string::npos) << status;
+  EXPECT_NE(GetText(port, "/metrics").find("vmcp_config_reloads_total{result=\"refused\"} 1\n"), std::string::npos);
+
+  // SIGHUP re-reads at once (the fixed file is applied; the error is cleared).
+  write_config("fourth");
+  ASSERT_EQ(kill(vmcp.pid(), SIGHUP), 0);
+  ASSERT_NE(vmcp.WaitForLineContaining("config file changed: applied"), "") << vmcp.output();
+  status = GetText(port, "/status");
+  EXPECT_NE(status.find("\"name\":\"fourth\""), std::string::npos) << status;
+  EXPECT_NE(status.find("\"last_error\":\"\""), std::string::npos) << status;
+
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
 }
 
 TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {

@@ -68,6 +68,20 @@ int ChildProcess::WaitForListening(int timeout_ms, const std::string& marker) {
   }
 }
 
+std::string ChildProcess::WaitForLineContaining(const std::string& text, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    size_t pos;
+    while ((pos = output_.find('\n', scanned_)) != std::string::npos) {
+      std::string line = output_.substr(scanned_, pos - scanned_);
+      scanned_ = pos + 1;
+      if (line.find(text) != std::string::npos) return line;
+    }
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || !ReadSome(static_cast<int>(left.count()))) return "";
+  }
+}
+
 int ChildProcess::ReadAllAndWait(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {

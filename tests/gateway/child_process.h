@@ -23,6 +23,9 @@ class ChildProcess {
   // number right after it, or 0 if the process ended first or `timeout_ms` passed (the output so far is
   // in output()).
   int WaitForListening(int timeout_ms = 20000, const std::string& marker = "LISTENING ");
+  // Reads stdout until a line contains `text`; returns that line, or "" if the process ended first or
+  // `timeout_ms` passed.
+  std::string WaitForLineContaining(const std::string& text, int timeout_ms = 20000);
   // Reads stdout to its end and waits for the exit; returns the exit code (or -signal).
   int ReadAllAndWait(int timeout_ms = 120000);
   void Terminate();
