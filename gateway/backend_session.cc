@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <map>
+#include <set>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -213,27 +214,39 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
 
   asio::awaitable<absl::Status> Open(Json client_capabilities) override {
     client_executor_ = co_await asio::this_coro::executor;
-    // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
-    // coroutine's by-value parameter twice.
-    Json request = MakeRequest(NextId(), "initialize", InitializeParams(client_capabilities));
-    std::shared_ptr<BackendEvents> none;
-    auto response = co_await Post(std::move(request), none, /*initialize=*/true);
-    if (!response.ok()) co_return response.status();
-    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
-    std::string initialized = "notifications/initialized";
-    Json no_params;
-    if (absl::Status s = co_await Notify(std::move(initialized), std::move(no_params)); !s.ok()) co_return s;
-    asio::co_spawn(client_executor_, StandaloneStream(shared_from_this()), asio::detached);
-    co_return absl::OkStatus();
+    {
+      std::lock_guard lock(mu_);
+      client_capabilities_ = client_capabilities;
+    }
+    co_return co_await Handshake();
   }
 
+  // A request the backend rejects because it no longer knows the session (404, or 400 "Session not
+  // found") never ran: the session is re-initialized (once for all the calls that saw it lost) and the
+  // request sent again, once.
   asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
     if (closed_) co_return Failure("session closed");
-    const int64_t id = NextId();
-    if (call_events) call_events->OnCallSent(name(), id);
-    Json request = MakeRequest(id, std::move(method), std::move(params));
-    co_return co_await Post(std::move(request), std::move(call_events), false);
+    // What a re-initialized session must be told again is kept (small); the request is built once.
+    const bool remembered = method == "logging/setLevel" || method == "resources/subscribe" || method == "resources/unsubscribe";
+    const std::string kept_method = remembered ? method : std::string();
+    const Json kept_params = remembered ? params : Json();
+    Json request = MakeRequest(0, std::move(method), std::move(params));
+    for (int attempt = 0;; ++attempt) {
+      const uint64_t generation = generation_.load();
+      const int64_t id = NextId();
+      request["id"] = id;
+      if (call_events) call_events->OnCallSent(name(), id);
+      auto response = co_await Post(request, call_events, false);
+      if (response.ok() || response.status().code() != absl::StatusCode::kNotFound || attempt > 0 || closed_) {
+        if (remembered && response.ok() && !response->contains("error")) Remember(kept_method, kept_params);
+        co_return response;
+      }
+      absl::Status reinit = co_await Reinitialize(generation);
+      if (!reinit.ok()) {
+        co_return Failure(absl::StrCat("the backend lost the session and re-initializing it failed: ", reinit.message()));
+      }
+    }
   }
 
   asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
@@ -241,6 +254,96 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     std::shared_ptr<BackendEvents> none;
     auto r = co_await Post(std::move(notification), none, false);
     co_return r.status();
+  }
+
+  // initialize + notifications/initialized + the standalone GET stream, for a new session id.
+  asio::awaitable<absl::Status> Handshake() {
+    Json caps;
+    {
+      std::lock_guard lock(mu_);
+      caps = client_capabilities_;
+      session_id_.clear();
+    }
+    // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
+    // coroutine's by-value parameter twice.
+    Json request = MakeRequest(NextId(), "initialize", InitializeParams(caps));
+    std::shared_ptr<BackendEvents> none;
+    auto response = co_await Post(std::move(request), none, /*initialize=*/true);
+    if (!response.ok()) co_return response.status();
+    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
+    std::string initialized = "notifications/initialized";
+    Json no_params;
+    if (absl::Status s = co_await Notify(std::move(initialized), std::move(no_params)); !s.ok()) co_return s;
+    const uint64_t generation = ++generation_;
+    asio::co_spawn(client_executor_, StandaloneStream(shared_from_this(), generation), asio::detached);
+    co_return absl::OkStatus();
+  }
+
+  // Single flight: the first call that saw generation `seen` lost re-initializes; the others wait for it.
+  asio::awaitable<absl::Status> Reinitialize(uint64_t seen) {
+    std::shared_ptr<ReinitChannel> wait;
+    {
+      std::lock_guard lock(mu_);
+      if (generation_.load() != seen) co_return absl::OkStatus();  // already done by another call
+      if (reinitializing_) {
+        wait = std::make_shared<ReinitChannel>(client_executor_, 1);
+        reinit_waiters_.push_back(wait);
+      } else {
+        reinitializing_ = true;
+      }
+    }
+    if (wait) {
+      auto [ec, status] = co_await wait->async_receive(kTuple);
+      co_return ec ? absl::CancelledError("session closed") : status;
+    }
+    absl::Status s = co_await Handshake();
+    if (s.ok()) {
+      if (target_.metrics) target_.metrics->reinitializations.fetch_add(1, std::memory_order_relaxed);
+      co_await Restore();
+    }
+    std::vector<std::shared_ptr<ReinitChannel>> waiters;
+    {
+      std::lock_guard lock(mu_);
+      reinitializing_ = false;
+      waiters.swap(reinit_waiters_);
+    }
+    for (auto& w : waiters) w->try_send(boost::system::error_code{}, s);
+    co_return s;
+  }
+
+  // What the lost session had been told, told again: the log level and the resource subscriptions.
+  asio::awaitable<void> Restore() {
+    std::string level;
+    std::set<std::string> subscriptions;
+    {
+      std::lock_guard lock(mu_);
+      level = log_level_;
+      subscriptions = subscriptions_;
+    }
+    std::shared_ptr<BackendEvents> none;
+    if (!level.empty()) {
+      Json request = MakeRequest(NextId(), "logging/setLevel", Json{{"level", level}});
+      co_await Post(std::move(request), none, false);
+    }
+    for (const std::string& uri : subscriptions) {
+      Json request = MakeRequest(NextId(), "resources/subscribe", Json{{"uri", uri}});
+      co_await Post(std::move(request), none, false);
+    }
+  }
+
+  // Keeps what Restore() needs from requests the backend accepted.
+  void Remember(const std::string& method, const Json& params) {
+    if (method != "logging/setLevel" && method != "resources/subscribe" && method != "resources/unsubscribe") return;
+    std::lock_guard lock(mu_);
+    if (method == "logging/setLevel" && params.contains("level") && params["level"].is_string()) {
+      log_level_ = params["level"].get<std::string>();
+    } else if (params.contains("uri") && params["uri"].is_string()) {
+      if (method == "resources/subscribe") {
+        subscriptions_.insert(params["uri"].get<std::string>());
+      } else {
+        subscriptions_.erase(params["uri"].get<std::string>());
+      }
+    }
   }
 
   asio::awaitable<void> Close() override {
@@ -270,7 +373,8 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
 
   // POSTs one message. For a request, returns the response message (read from a JSON body or from the
   // SSE stream, relaying whatever else the stream carries); for a notification or response, null.
-  asio::awaitable<absl::StatusOr<Json>> Post(Json message, std::shared_ptr<BackendEvents> call_events, bool initialize) {
+  // (`message` lives in the caller's frame for the whole call.)
+  asio::awaitable<absl::StatusOr<Json>> Post(const Json& message, std::shared_ptr<BackendEvents> call_events, bool initialize) {
     const bool is_request = message.contains("method") && message.contains("id");
     const Json id = is_request ? message["id"] : Json();
     transport::Request req = BaseRequest("POST");
@@ -409,11 +513,11 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
 
   // The standalone GET stream: what the backend sends on its own. Reopened with Last-Event-ID when it
   // breaks, with a bounded backoff; a 405 means the backend offers none.
-  asio::awaitable<void> StandaloneStream(std::shared_ptr<StreamableBackend> self) {
+  asio::awaitable<void> StandaloneStream(std::shared_ptr<StreamableBackend> self, uint64_t generation) {
     transport::SseParser parser;
     std::vector<transport::SseEvent> events;
     Duration backoff = std::chrono::seconds(1);
-    while (!closed_) {
+    while (!closed_ && generation_.load() == generation) {  // a re-initialized session has a stream of its own
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
       const bool resuming = !parser.last_event_id().empty();
@@ -442,6 +546,14 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(30));
     }
   }
+
+  using ReinitChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, absl::Status)>;
+  Json client_capabilities_ = Json::object();  // guarded by mu_, for re-initialization
+  std::atomic<uint64_t> generation_{0};        // bumped by each successful handshake
+  bool reinitializing_ = false;                 // guarded by mu_
+  std::vector<std::shared_ptr<ReinitChannel>> reinit_waiters_;  // guarded by mu_
+  std::string log_level_;                       // guarded by mu_: the last level the backend accepted
+  std::set<std::string> subscriptions_;         // guarded by mu_: resources subscribed to
 };
 
 // --- legacy HTTP+SSE -----------------------------------------------------------------------------------

@@ -401,7 +401,7 @@ TEST_F(GatewayE2E, MetricsCountAKnownSequenceExactly) {
   gw->Stop(std::chrono::seconds(2));
 }
 
-// --- observability: trace propagation, OTLP export, structured logs -----------------------------------
+// --- with clash-backend.mjs: observability (trace propagation, OTLP export, logs) and resilience ------
 
 // Stands in for an OpenTelemetry collector (none can run here): takes OTLP/HTTP JSON posts to /v1/traces
 // and keeps the spans.
@@ -447,7 +447,7 @@ class OtlpCollector {
   uint16_t port_ = 0;
 };
 
-class ObservabilityE2E : public ::testing::Test {
+class ClashBackendE2E : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_FALSE(PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
@@ -494,7 +494,7 @@ class ObservabilityE2E : public ::testing::Test {
 constexpr char kClientTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
 constexpr char kClientSpan[] = "00f067aa0ba902b7";
 
-TEST_F(ObservabilityE2E, TraceContextReachesTheBackendAndSpansAreExported) {
+TEST_F(ClashBackendE2E, TraceContextReachesTheBackendAndSpansAreExported) {
   OtlpCollector collector;
   uint16_t port = 0;
   auto gw = StartGateway(ConfigWithTelemetry(collector.port()), port, CapturingLogs());
@@ -575,7 +575,7 @@ TEST_F(ObservabilityE2E, TraceContextReachesTheBackendAndSpansAreExported) {
   EXPECT_TRUE(call_logged);
 }
 
-TEST_F(ObservabilityE2E, ACollectorThatIsDownNeverSlowsCalls) {
+TEST_F(ClashBackendE2E, ACollectorThatIsDownNeverSlowsCalls) {
   uint16_t dead_port = 0;
   {
     OtlpCollector gone;  // a port that was just free, now closed
@@ -593,6 +593,57 @@ TEST_F(ObservabilityE2E, ACollectorThatIsDownNeverSlowsCalls) {
   const auto started = std::chrono::steady_clock::now();
   gw->Stop(std::chrono::seconds(2));
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10));
+}
+
+// --- resilience: a backend that restarts loses its sessions ---------------------------------------------
+
+// The backend restarts (same port, every session forgotten): the next call is answered 404, the gateway
+// re-initializes its session with that backend (once, for however many calls saw it lost), restores the
+// log level, and sends the call again. The client's session never changes.
+TEST_F(ClashBackendE2E, ABackendThatRestartsIsReinitializedAndTheCallRetriedOnce) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  const std::string session = mcp.session;
+  Json first = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "before"}}}});
+  ASSERT_EQ(first["result"]["content"][0]["text"], "clash: echo: before") << first.dump();
+  ASSERT_TRUE(mcp.Request("logging/setLevel", {{"level", "debug"}}).contains("result"));
+
+  auto restart = [&] {
+    clash_.reset();  // SIGTERM: the process and all its sessions are gone
+    int again = 0;
+    clash_ = StartPeer("clash-backend.mjs", {"--port", std::to_string(clash_port_)}, again);
+    ASSERT_EQ(again, clash_port_) << clash_->output();
+  };
+  restart();
+  Json after = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "after"}}}});
+  ASSERT_TRUE(after.contains("result")) << after.dump();
+  EXPECT_EQ(after["result"]["content"][0]["text"], "clash: echo: after") << after.dump();
+  EXPECT_EQ(mcp.session, session);
+  GatewayMetrics m = gw->Metrics();
+  ASSERT_EQ(m.backends.size(), 1u);
+  EXPECT_EQ(m.backends[0].reinitializations, 1u);
+
+  // Again, with 6 calls at once: one re-initialization serves them all, each call answered once.
+  restart();
+  std::vector<std::future<transport::Response>> calls;
+  for (int i = 0; i < 6; ++i) {
+    Json call{{"jsonrpc", "2.0"}, {"id", 100 + i}, {"method", "tools/call"},
+              {"params", {{"name", "clash_echo"}, {"arguments", {{"message", "c" + std::to_string(i)}}}}}};
+    calls.push_back(std::async(std::launch::async, [&mcp, body = call.dump()] {
+      return mcp.Post(body, {{"Accept", "application/json"}});
+    }));
+  }
+  for (int i = 0; i < 6; ++i) {
+    Json r = RawMcp::Decode(calls[i].get(), nullptr);
+    EXPECT_EQ(r.value("id", -1), 100 + i);
+    EXPECT_EQ(r["result"]["content"][0]["text"], "clash: echo: c" + std::to_string(i)) << r.dump();
+  }
+  m = gw->Metrics();
+  EXPECT_EQ(m.backends[0].reinitializations, 2u);
+  gw->Stop(std::chrono::seconds(2));
 }
 
 }  // namespace
