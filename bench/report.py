@@ -190,55 +190,95 @@ class Report:
                    f"| {fmt(lat['p99'], 1)} | {fmt(lat['p999'], 1)} | {res['errors']['total']} |")
 
     def profile(self):
-        dso = os.path.join(self.work, "perf-dso.txt")
-        sym = os.path.join(self.work, "perf-sym.txt")
-        if not (os.path.exists(dso) and os.path.exists(sym)):
+        done = False
+        for c in (32, 256):
+            if self.profile_at(c):
+                done = True
+        if not done:
             self.w("Not profiled in this run (perf unavailable or refused).")
-            return
+
+    def profile_at(self, c):
+        dso = os.path.join(self.work, f"perf-{c}-dso.txt")
+        sym = os.path.join(self.work, f"perf-{c}-sym.txt")
+        children = os.path.join(self.work, f"perf-{c}-children.txt")
+        if not all(os.path.exists(p) for p in (dso, sym, children)):
+            return False
+        load = os.path.join(self.work, f"profile-load-{c}.json")
+        rps = ""
+        try:
+            with open(load) as f:
+                rps = f" (the gateway served {json.loads(f.read().strip().splitlines()[-1])['throughput_rps']:,.0f} req/s meanwhile)"
+        except (OSError, ValueError, KeyError, IndexError):
+            pass
+        self.w(f"### Closed loop at concurrency {c}{rps}")
+        self.w()
+        self.w("CPU samples of the gateway process (`perf record -F 999 -g`, 5 s).")
+        self.w()
         rows = []
         for line in open(dso):
             m = re.match(r"\s+([\d.]+)%\s+(\S+)", line)
             if m:
                 rows.append((float(m.group(1)), m.group(2)))
-        self.w("CPU samples of the gateway process (`perf record -F 999`, 5 s, closed loop at concurrency 32), by "
-               "shared object:")
-        self.w()
-        self.w("| share | object |")
-        self.w("|---:|---|")
-        for share, name in rows[:6]:
-            self.w(f"| {share:.1f}% | `{name}` |")
         syms = []
         for line in open(sym):
             m = re.match(r"\s+([\d.]+)%\s+\[(.)\]\s+(.*)$", line)
             if m:
                 syms.append((float(m.group(1)), m.group(2), m.group(3).strip()))
-        groups = {
-            "malloc/free (glibc)": r"^(_int_malloc|_int_free|malloc|cfree|free|malloc_consolidate|unlink_chunk|_int_realloc|realloc|"
-                                   r"operator new|operator delete|tcache)",
-            "kernel (syscalls, TCP, scheduling)": None,
-            "JSON (nlohmann)": r"nlohmann",
-            "Asio/Beast machinery": r"boost::",
-            "gateway code (vmcp::)": r"^vmcp::",
-            "memcpy/memmove/memcmp/memset": r"^__(mem|str)",
-        }
-        totals = {k: 0.0 for k in groups}
+        incl = []
+        for line in open(children):
+            m = re.match(r"\s+([\d.]+)%\s+([\d.]+)%\s+\[(.)\]\s+(.*)$", line)
+            if m:
+                incl.append((float(m.group(1)), m.group(4).strip()))
+        groups = [
+            ("malloc/free (glibc)", r"^(_int_malloc|_int_free|malloc|cfree|free|malloc_consolidate|unlink_chunk|_int_realloc|"
+                                    r"realloc|operator new|operator delete|tcache)"),
+            ("JSON (nlohmann)", r"nlohmann"),
+            ("Asio/Beast machinery", r"boost::"),
+            ("gateway and transport code (vmcp::)", r"^vmcp::"),
+            ("memcpy/memmove/memcmp/memset", r"^__(mem|str)"),
+        ]
+        totals = {"kernel (syscalls, TCP, scheduling)": 0.0}
+        for name, _ in groups:
+            totals[name] = 0.0
         for share, kind, name in syms:
             if kind == "k":
                 totals["kernel (syscalls, TCP, scheduling)"] += share
                 continue
-            for k, pat in groups.items():
-                if pat and re.search(pat, name):
+            for k, pat in groups:
+                if re.search(pat, name):
                     totals[k] += share
                     break
+        self.w("| self time, by object | | self time, by kind of code | |")
+        self.w("|---|---:|---|---:|")
+        kinds = sorted(totals.items(), key=lambda kv: -kv[1])
+        for i in range(max(len(rows[:5]), len(kinds))):
+            left = f"`{rows[i][1]}` | {rows[i][0]:.1f}%" if i < min(5, len(rows)) else " | "
+            right = f"{kinds[i][0]} | {kinds[i][1]:.1f}%" if i < len(kinds) else " | "
+            self.w(f"| {left} | {right} |")
         self.w()
-        self.w("Grouped by what the symbol is:")
+        paths = [
+            ("socket writes (`sendmsg`; on loopback this includes the peer's TCP receive work)", r"^__libc_sendmsg$|^__send$|^send$|^__libc_send$"),
+            ("socket reads (`recvmsg`/`recv`)", r"^__libc_recvmsg$|^__libc_recv$|^recv$|^__recv$"),
+            ("all system calls", r"^entry_SYSCALL_64_after_hwframe$"),
+            ("`epoll_wait`", r"^epoll_wait$"),
+            ("`co_spawn` of a coroutine per call (routing, the SSE answer)", r"^boost::asio::detail::co_spawn_entry_point"),
+            ("waiting on two things at once (`||`: call done or cancelled, pool, timeouts)", r"parallel_group_op_handler"),
+            ("channels handing results between coroutines", r"channel_handler"),
+            ("the gateway's request handling (`HandlePost`, all it calls)", r"::HandlePost$"),
+            ("the backend call (`StreamableBackend::Post`)", r"StreamableBackend::Post$"),
+            ("JSON parsing", r"^nlohmann::.*detail::parser<"),
+            ("logging", r"Logger::"),
+        ]
+        self.w("Inclusive share (the frame and everything it calls) of selected paths; they overlap:")
         self.w()
-        self.w("| share | group |")
-        self.w("|---:|---|")
-        for k, v in sorted(totals.items(), key=lambda kv: -kv[1]):
-            self.w(f"| {v:.1f}% | {k} |")
+        self.w("| path | share |")
+        self.w("|---|---:|")
+        for label, pat in paths:
+            best = max((share for share, name in incl if re.search(pat, name)), default=None)
+            if best is not None:
+                self.w(f"| {label} | {best:.1f}% |")
         self.w()
-        self.w("Top symbols (self time):")
+        self.w("<details><summary>Top symbols by self time</summary>")
         self.w()
         self.w("| share | symbol |")
         self.w("|---:|---|")
@@ -246,6 +286,35 @@ class Report:
             short = name if len(name) <= 100 else name[:97] + "..."
             short = short.replace("|", "\\|")
             self.w(f"| {share:.1f}% | `{short}` |")
+        self.w()
+        self.w("</details>")
+        self.w()
+        return True
+
+    def syscalls(self):
+        counts = {}
+        for accept in ("both", "json"):
+            path = os.path.join(self.work, f"strace-{accept}.txt")
+            if not os.path.exists(path):
+                continue
+            calls = {}
+            for line in open(path):
+                m = re.match(r"\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(\w+)\s*$", line)
+                if m and m.group(2) != "total":
+                    calls[m.group(2)] = int(m.group(1))
+            counts[accept] = calls
+        if not counts:
+            self.w("Not measured in this run (strace unavailable).")
+            return
+        # 2,000 tools/call plus initialize and notifications/initialized.
+        n = 2002
+        names = sorted({k for c in counts.values() for k, v in c.items() if v >= n / 10},
+                       key=lambda k: -max(c.get(k, 0) for c in counts.values()))
+        self.w("| system call | per call, SSE answers (what MCP clients get) | per call, JSON answers |")
+        self.w("|---|---:|---:|")
+        for k in names:
+            cells = [f"{counts[a].get(k, 0) / n:.1f}" if a in counts else "n/a" for a in ("both", "json")]
+            self.w(f"| `{k}` | {cells[0]} | {cells[1]} |")
 
     # --- plots ---
 
@@ -366,7 +435,8 @@ class Report:
                "It accepts `application/json, text/event-stream` as MCP clients do, so the gateway answers tool calls as SSE "
                "streams; the *gateway, JSON answers* rows send `Accept: application/json` and get plain JSON answers.")
         self.w("- **Gateway**: `vmcp serve` (threads: one per core), the backend in proxy mode (plain `http://` URL) or direct "
-               "mode (`type: entry`, `https://` URL, `caBundlePath` of a private CA made for the run).")
+               "mode (`type: entry`, `https://` URL, `caBundlePath` of a private CA made for the run); its log output goes "
+               "to a file, at the default level.")
         self.w("- **nginx**: Debian's, `worker_processes` = cores, `proxy_pass` to an `upstream` with `keepalive 512`, "
                "HTTP/1.1 upstream, `proxy_buffering off`; for TLS `proxy_ssl_verify on` with the same CA and session reuse.")
         self.w("- Closed loop: 2 s warm-up, then 8 s measured per row. Latencies from an HDR-style histogram "
@@ -421,6 +491,13 @@ class Report:
         self.w("## Where the gateway's time goes")
         self.w()
         self.profile()
+        self.w()
+        self.w("## System calls per tools/call in the gateway")
+        self.w()
+        self.w("`strace -f -c` on the gateway while 2,000 calls run at concurrency 1 (strace slows everything; only the "
+               "counts matter). Both sides of the gateway are counted: the client's request and answer, the backend's.")
+        self.w()
+        self.syscalls()
         self.w()
         self.w("## Reproduce")
         self.w()

@@ -68,6 +68,10 @@ if [[ $MODE == full ]] && ! have gnuplot; then
   log "installing gnuplot-nox"
   apt_install gnuplot-nox || die "gnuplot is missing and could not be installed"
 fi
+if [[ $MODE == full ]] && ! have strace; then
+  log "installing strace (optional: system calls per call)"
+  apt_install strace || log "strace could not be installed: that table is skipped"
+fi
 NGINX=""
 if have nginx; then NGINX=$(command -v nginx || echo /usr/sbin/nginx); fi
 have openssl || die "openssl is missing (scripts/setup.sh installs it)"
@@ -103,7 +107,7 @@ else
   LOAD=(--duration=8 --warmup=2)
   AGG_BACKENDS=100 AGG_TOOLS=50 AGG_ITERATIONS=10
   IDLE_SESSIONS=10000
-  RAMP_START=250 RAMP_STEP_S=3 RAMP_SESSIONS=64 RAMP_P99_US=5000
+  RAMP_START=250 RAMP_STEP_S=5 RAMP_SESSIONS=64 RAMP_P99_US=5000
 fi
 RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
@@ -411,15 +415,15 @@ if [[ $MODE == smoke ]]; then
 else
   # ramp TARGET URL TOOL: multiplies the rate by 1.25 until a step fails (p99 over the bound, any error,
   # or under 95% of the offered rate served), then bisects twice between the last good and the failing rate.
-  # A failing step is tried once more before it counts (the machine is shared: one stall is not a limit).
+  # A failing step is tried twice more before it counts (the machine is shared: one stall is not a limit).
   ramp() {
     local target=$1 url=$2 tool=$3 rate=$RAMP_START good=0 bad=0 step ok
     step_ok() {
-      attempt "$1" || attempt "$1"
+      attempt "$1" || attempt "$1" || attempt "$1"
     }
     attempt() {
       load "\"scenario\":\"ramp\",\"target\":\"$target\",\"rate\":$1" --url="$url" --tool="$tool" \
-        --concurrency="$RAMP_SESSIONS" --rate="$1" --duration="$RAMP_STEP_S" --warmup=0.5
+        --concurrency="$RAMP_SESSIONS" --rate="$1" --duration="$RAMP_STEP_S" --warmup=1
       ok=$(json_get "$LAST" "int(d['errors']['total'] == 0 and d['latency_us']['p99'] <= $RAMP_P99_US and d['throughput_rps'] >= 0.95 * $1)")
       log "  $target $1 req/s offered: $(json_get "$LAST" '"p99 %.0f us, %.0f req/s served" % (d["latency_us"]["p99"], d["throughput_rps"])')"
       [[ $ok == 1 ]]
@@ -452,18 +456,37 @@ fi
 # --- where the gateway's time goes (full run, when perf works here) -----------------------------------
 
 if [[ $MODE == full ]] && command -v perf >/dev/null 2>&1; then
-  log "profile: perf on the gateway at concurrency 32"
-  "$BIN/loadgen" --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --tool=echo_tool_0 --concurrency=32 --duration=7 \
-    >"$WORK/profile-load.json" 2>&1 &
-  prof_load=$!
-  sleep 1
-  if perf record -F 999 -p "$GW_PLAIN_PID" -o "$WORK/perf.data" -- sleep 5 >"$WORK/perf.log" 2>&1; then
-    perf report -i "$WORK/perf.data" --stdio --no-children --sort=dso >"$WORK/perf-dso.txt" 2>/dev/null
-    perf report -i "$WORK/perf.data" --stdio --no-children --sort=sym >"$WORK/perf-sym.txt" 2>/dev/null
-  else
-    log "  perf record failed (not reported): $(tail -n 2 "$WORK/perf.log")"
-  fi
-  wait "$prof_load"
+  for c in 32 256; do
+    log "profile: perf on the gateway at concurrency $c"
+    "$BIN/loadgen" --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --tool=echo_tool_0 --concurrency="$c" --duration=7 \
+      >"$WORK/profile-load-$c.json" 2>&1 &
+    prof_load=$!
+    sleep 1
+    if perf record -F 999 -g -p "$GW_PLAIN_PID" -o "$WORK/perf-$c.data" -- sleep 5 >"$WORK/perf.log" 2>&1; then
+      perf report -i "$WORK/perf-$c.data" --stdio --no-children --sort=dso -g none >"$WORK/perf-$c-dso.txt" 2>/dev/null
+      perf report -i "$WORK/perf-$c.data" --stdio --no-children --sort=sym -g none >"$WORK/perf-$c-sym.txt" 2>/dev/null
+      perf report -i "$WORK/perf-$c.data" --stdio --children --sort=sym -g none >"$WORK/perf-$c-children.txt" 2>/dev/null
+    else
+      log "  perf record failed (not reported): $(tail -n 2 "$WORK/perf.log")"
+    fi
+    wait "$prof_load"
+  done
+fi
+
+# System calls the gateway makes per tools/call (full run, when strace is there): 2,000 calls at
+# concurrency 1, with the SSE answers MCP clients get and with plain JSON answers.
+if [[ $MODE == full ]] && command -v strace >/dev/null 2>&1; then
+  for accept in both json; do
+    log "syscalls per call: strace on the gateway, --accept=$accept"
+    strace -f -c -o "$WORK/strace-$accept.txt" -p "$GW_PLAIN_PID" 2>/dev/null &
+    strace_pid=$!
+    sleep 1
+    "$BIN/loadgen" --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --tool=echo_tool_0 --concurrency=1 --requests=2000 \
+      --accept="$accept" >"$WORK/strace-load-$accept.json" 2>&1
+    sleep 0.5
+    kill -INT "$strace_pid" 2>/dev/null
+    wait "$strace_pid" 2>/dev/null
+  done
 fi
 
 # --- report ---------------------------------------------------------------------------------------------
