@@ -73,7 +73,9 @@ class BackendBase : public BackendSession {
                                              std::shared_ptr<BackendEvents> call_events) override {
     const size_t index = MethodIndex(method);
     const auto started = Clock::now();
+    in_flight_.fetch_add(1);
     auto response = co_await Send(std::move(method), std::move(params), std::move(call_events));
+    in_flight_.fetch_sub(1);
     if (target_.metrics) {
       const bool error = !response.ok() || (response->is_object() && response->contains("error"));
       target_.metrics->method(index).Record(Clock::now() - started, error);
@@ -82,6 +84,8 @@ class BackendBase : public BackendSession {
   }
 
   const std::string& name() const override { return target_.name; }
+  int in_flight() const override { return in_flight_.load(); }
+  transport::Duration timeout() const override { return target_.timeout; }
   Json capabilities() const override {
     std::lock_guard lock(mu_);
     return capabilities_;
@@ -204,6 +208,7 @@ class BackendBase : public BackendSession {
   std::atomic<int64_t> next_id_{1};
   std::atomic<bool> closed_{false};
   std::atomic<bool> counted_open_{false};  // counted in sessions_active
+  std::atomic<int> in_flight_{0};
 };
 
 // --- streamable HTTP ---------------------------------------------------------------------------------

@@ -84,6 +84,9 @@ class BackendSession {
   virtual Json capabilities() const = 0;
   virtual Json server_info() const = 0;
   virtual std::string protocol_version() const = 0;
+  // Calls sent and not yet answered (a backend leaving the config is closed once this is 0).
+  virtual int in_flight() const = 0;
+  virtual transport::Duration timeout() const = 0;
 };
 
 // A session over the target's transport. `session_events` receives what arrives outside calls. The

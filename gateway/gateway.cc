@@ -143,7 +143,11 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   }
 
   const std::string& id() const { return id_; }
-  const Snapshot& snapshot() const { return *snapshot_; }
+  // The config generation the session runs on (a reload moves it to the next one).
+  std::shared_ptr<const Snapshot> snapshot() const {
+    std::lock_guard lock(mu_);
+    return snapshot_;
+  }
   void Touch() { last_active_ = Clock::now().time_since_epoch().count(); }
   Clock::duration Idle() const { return Clock::now().time_since_epoch() - Clock::duration(last_active_.load()); }
 
@@ -203,7 +207,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
     }
     std::vector<asio::awaitable<void>> tasks;
-    for (const BackendTarget& t : snapshot_->targets) {
+    for (const BackendTarget& t : snapshot()->targets) {
       auto session = gateway::MakeBackendSession(client, t, shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
@@ -252,8 +256,8 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::vector<asio::awaitable<void>> tasks;
     for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ListBackend(sessions[i], caps, i));
     co_await WhenAll(std::move(tasks));
-    const config::AggregationConfig agg =
-        snapshot_->cfg.aggregation ? *snapshot_->cfg.aggregation : config::AggregationConfig{};
+    const auto snap = snapshot();
+    const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
     auto catalogue = gateway::Aggregate(agg, std::move(*caps));
     std::lock_guard lock(mu_);
     if (generation < refresh_applied_) co_return;  // a newer refresh already answered
@@ -423,6 +427,72 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     SendToClient(gateway::MakeNotification(notification, nullptr), nullptr);
   }
 
+  // Moves the session to a new config generation: backends that are new are connected, removed ones
+  // leave routing at once and are closed once their calls in flight are done (bounded by their
+  // timeout), changed ones (URL, transport, headers, CA bundle, timeout) are both; untouched backends
+  // keep their sessions. The catalogue is rebuilt and the client told its lists changed.
+  asio::awaitable<void> Apply(std::shared_ptr<const Snapshot> next, std::shared_ptr<transport::HttpClient> client) {
+    auto previous = snapshot();
+    std::map<std::string, const BackendTarget*> before, after;
+    for (const BackendTarget& t : previous->targets) before[t.name] = &t;
+    for (const BackendTarget& t : next->targets) after[t.name] = &t;
+    std::vector<std::string> drop;
+    std::vector<const BackendTarget*> connect;
+    for (const auto& [name, t] : before) {
+      auto it = after.find(name);
+      if (it == after.end() || !SameTarget(*t, *it->second)) drop.push_back(name);
+    }
+    for (const auto& [name, t] : after) {
+      auto it = before.find(name);
+      if (it == before.end() || !SameTarget(*it->second, *t)) connect.push_back(t);
+    }
+    std::vector<std::shared_ptr<BackendSession>> leaving;
+    {
+      std::lock_guard lock(mu_);
+      snapshot_ = next;
+      for (const std::string& name : drop) {
+        failures_.erase(name);
+        auto it = backends_.find(name);
+        if (it == backends_.end()) continue;
+        leaving.push_back(it->second);
+        backends_.erase(it);
+      }
+    }
+    for (auto& b : leaving) asio::co_spawn(executor_, DrainAndClose(b), asio::detached);
+    if (drop.empty() && connect.empty()) co_return;
+    Json caps = Json::object();
+    for (const char* c : {"sampling", "elicitation", "roots"}) {
+      if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
+    }
+    std::vector<asio::awaitable<void>> tasks;
+    for (const BackendTarget* t : connect) {
+      auto session = gateway::MakeBackendSession(client, *t, shared_from_this());
+      tasks.push_back(ConnectOne(session, caps));
+    }
+    co_await WhenAll(std::move(tasks));
+    co_await Refresh();
+    for (const char* n : {"notifications/tools/list_changed", "notifications/resources/list_changed",
+                          "notifications/prompts/list_changed"}) {
+      SendToClient(gateway::MakeNotification(n, nullptr), nullptr);
+    }
+  }
+
+  static bool SameTarget(const BackendTarget& a, const BackendTarget& b) {
+    return a.url.ToString() == b.url.ToString() && a.transport == b.transport && a.headers == b.headers &&
+           a.timeout == b.timeout && a.endpoint.ca_bundle_path == b.endpoint.ca_bundle_path;
+  }
+
+  // A backend leaving the config: its calls in flight finish (up to its timeout), then it is closed.
+  static asio::awaitable<void> DrainAndClose(std::shared_ptr<BackendSession> backend) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    const auto deadline = Clock::now() + backend->timeout();
+    while (backend->in_flight() > 0 && Clock::now() < deadline) {
+      timer.expires_after(std::chrono::milliseconds(50));
+      co_await timer.async_wait(kTuple);
+    }
+    co_await backend->Close();
+  }
+
   // Ends the session: the client's stream, its backend sessions, and every wait on it (a question to
   // the client gets an error, a call in flight is let go), so nothing of it lingers.
   asio::awaitable<void> Close() {
@@ -453,7 +523,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   const std::string id_;
   std::shared_ptr<const Snapshot> snapshot_;
   std::atomic<int64_t> last_active_{0};
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<BackendSession>> backends_;
   std::map<std::string, std::string> failures_;
   std::shared_ptr<const gateway::Catalogue> catalogue_;
@@ -535,8 +605,29 @@ class Core final : public std::enable_shared_from_this<Core> {
       config_error_.clear();
     }
     metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
-    log_.Info("config reloaded", {{"backends", (*snap)->targets.size()}});
+    // Sessions open now move to it too; Reload returns once they have (bounded by the backend timeouts).
+    std::vector<std::shared_ptr<ClientSession>> sessions;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, session] : sessions_) sessions.push_back(session);
+    }
+    if (!sessions.empty() && serving_) {
+      Clock::duration bound = std::chrono::seconds(5);
+      for (const BackendTarget& t : (*snap)->targets) bound = std::max<Clock::duration>(bound, t.timeout + std::chrono::seconds(5));
+      auto applied = std::make_shared<std::promise<void>>();
+      auto done = applied->get_future();
+      std::vector<asio::awaitable<void>> tasks;
+      for (auto& session : sessions) tasks.push_back(Holding(session, session->Apply(*snap, client_)));
+      asio::co_spawn(executor_, Holding(shared_from_this(), SignalAll(std::move(tasks), applied)), asio::detached);
+      done.wait_for(bound);
+    }
+    log_.Info("config reloaded", {{"backends", (*snap)->targets.size()}, {"sessions_moved", sessions.size()}});
     return absl::OkStatus();
+  }
+
+  static asio::awaitable<void> SignalAll(std::vector<asio::awaitable<void>> tasks, std::shared_ptr<std::promise<void>> done) {
+    co_await WhenAll(std::move(tasks));
+    done->set_value();
   }
 
   void ConfigRefused(const std::vector<std::string>& errors) {
@@ -1061,7 +1152,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_await session->Connect(client_);
     {
       std::lock_guard lock(mu_);
-      for (const BackendTarget& t : session->snapshot().targets) last_health_[t.name] = "";
+      for (const BackendTarget& t : session->snapshot()->targets) last_health_[t.name] = "";
       for (const auto& [name, error] : session->Failures()) last_health_[name] = error;
     }
     for (const auto& [name, error] : session->Failures()) {
@@ -1077,7 +1168,7 @@ class Core final : public std::enable_shared_from_this<Core> {
                   {"prompts", {{"listChanged", true}}},
                   {"logging", Json::object()},
                   {"completions", Json::object()}}},
-                {"serverInfo", {{"name", session->snapshot().cfg.name}, {"version", "0.1.0"}}}};
+                {"serverInfo", {{"name", session->snapshot()->cfg.name}, {"version", "0.1.0"}}}};
     co_return gateway::MakeResult(id, std::move(result));
   }
 
@@ -1085,7 +1176,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     const std::string method = message["method"];
     const Json params = message.value("params", Json());
     if (method == "notifications/roots/list_changed") {
-      for (const BackendTarget& t : session->snapshot().targets) {
+      for (const BackendTarget& t : session->snapshot()->targets) {
         if (auto b = session->Backend(t.name)) {
           std::string m = method;
           Json p = params;
@@ -1222,7 +1313,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto list = [&](gateway::ListKind kind, const std::vector<Json>& items, const char* key) -> Json {
       // partialFailureMode `fail` (the default): a list is an error while a backend is unavailable;
       // `best_effort`: what the available backends offer.
-      if (!BestEffort(session->snapshot().cfg)) {
+      if (!BestEffort(session->snapshot()->cfg)) {
         for (const auto& [name, why] : session->Failures()) {
           return gateway::MakeError(id, gateway::kInternalError,
                                     absl::StrCat("backend ", name, " unavailable: ", why,
@@ -1248,7 +1339,7 @@ class Core final : public std::enable_shared_from_this<Core> {
         co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: level must be a string");
       }
       // Applied to every backend that logs.
-      for (const BackendTarget& t : session->snapshot().targets) {
+      for (const BackendTarget& t : session->snapshot()->targets) {
         auto b = session->Backend(t.name);
         if (!b || !b->capabilities().contains("logging")) continue;
         std::string m = method;

@@ -401,6 +401,10 @@ TEST_F(GatewayE2E, MetricsCountAKnownSequenceExactly) {
   gw->Stop(std::chrono::seconds(2));
 }
 
+}  // namespace
+std::vector<Json> ReadEvents(IoThread& io, transport::ResponseStream& stream, std::function<bool(const Json&)> until);
+namespace {
+
 // --- with clash-backend.mjs: observability (trace propagation, OTLP export, logs) and resilience ------
 
 // Stands in for an OpenTelemetry collector (none can run here): takes OTLP/HTTP JSON posts to /v1/traces
@@ -643,6 +647,69 @@ TEST_F(ClashBackendE2E, ABackendThatRestartsIsReinitializedAndTheCallRetriedOnce
   }
   m = gw->Metrics();
   EXPECT_EQ(m.backends[0].reinitializations, 2u);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// Reload moves open sessions: an added backend is connected and its tools appear (the client is told
+// on its GET stream), a removed one's tools are gone, an untouched one keeps its backend session.
+TEST_F(ClashBackendE2E, ReloadMovesOpenSessionsToTheNewConfig) {
+  int conf_port = 0;
+  auto conf = StartPeer("conformance-backend.mjs", {"--port", "0"}, conf_port);
+  ASSERT_GT(conf_port, 0) << conf->output();
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  // The client's standalone stream, where list_changed arrives.
+  transport::Request get;
+  get.method = "GET";
+  get.headers.Set("Accept", "text/event-stream");
+  get.headers.Set("Mcp-Session-Id", mcp.session);
+  auto opened = io_.Run(client_.Open(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp"),
+                                     std::move(get), {}, transport::StreamOptions{true}));
+  ASSERT_TRUE(opened.ok() && (*opened)->status() == 200);
+
+  auto tool_names = [&] {
+    std::set<std::string> names;
+    const Json listed = mcp.Request("tools/list", Json::object());
+    for (const Json& t : listed["result"]["tools"]) names.insert(t["name"]);
+    return names;
+  };
+  ASSERT_TRUE(tool_names().count("clash_echo")) << mcp.last.status << " " << mcp.last.body;
+  ASSERT_FALSE(tool_names().count("conf_test_simple_text"));
+
+  config::MapEnvironment env;
+  auto both = config::LoadConfigText(Config(Backend("clash", clash_port_) + Backend("conf", conf_port), kPrefix), env);
+  ASSERT_TRUE(both.ok());
+  ASSERT_TRUE(gw->Reload(std::move(*both.config)).ok());
+  auto events = ReadEvents(io_, **opened, [](const Json& m) {
+    return m.value("method", "") == "notifications/tools/list_changed";
+  });
+  bool told = false;
+  for (const Json& e : events) told = told || e.value("method", "") == "notifications/tools/list_changed";
+  EXPECT_TRUE(told) << Json(events).dump();
+  std::set<std::string> names = tool_names();
+  EXPECT_TRUE(names.count("clash_echo"));
+  EXPECT_TRUE(names.count("conf_test_simple_text"));
+  Json call = mcp.Request("tools/call", {{"name", "conf_test_simple_text"}, {"arguments", Json::object()}});
+  EXPECT_TRUE(call.contains("result")) << call.dump();
+
+  auto only_conf = config::LoadConfigText(Config(Backend("conf", conf_port), kPrefix), env);
+  ASSERT_TRUE(only_conf.ok());
+  ASSERT_TRUE(gw->Reload(std::move(*only_conf.config)).ok());
+  names = tool_names();
+  EXPECT_FALSE(names.count("clash_echo"));
+  EXPECT_TRUE(names.count("conf_test_simple_text"));
+  Json gone = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "x"}}}});
+  EXPECT_TRUE(gone.contains("error")) << gone.dump();
+  // conf was untouched by the second reload: still its first backend session.
+  for (const BackendMetricsSnapshot& b : gw->Metrics().backends) {
+    if (b.backend == "conf") EXPECT_EQ(b.sessions_opened, 1u);
+    if (b.backend == "clash") EXPECT_EQ(b.sessions_active, 0u) << "the removed backend's session is closed";
+  }
+  EXPECT_EQ(mcp.last.status, 200);
+  (*opened)->Close();
   gw->Stop(std::chrono::seconds(2));
 }
 
