@@ -280,6 +280,6 @@ if [[ $rc -ne 0 ]]; then
   fail "vmcp serve exited $rc on SIGTERM (after ${stop_ms} ms), not 0"
 fi
 ((stop_ms <= GRACE * 1000)) || { show_logs; fail "vmcp serve took ${stop_ms} ms to stop, over the ${GRACE} s grace"; }
-grep -q 'SIGTERM, stopping' "$work/err.log" || { show_logs; fail "vmcp serve did not report the SIGTERM"; }
+grep -q '"signal":"SIGTERM"' "$work/err.log" || { show_logs; fail "vmcp serve did not log the SIGTERM"; }
 
 echo "rootfs-check: PASS ($suite minbase + ${#PACKAGES[@]} runtime packages; vmcp as uid $uid answered /health and initialize, exited 0 on SIGTERM in ${stop_ms} ms; $(ms_since "$START") ms in all)"
