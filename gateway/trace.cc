@@ -1,9 +1,9 @@
 #include "gateway/trace.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
+#include <cstring>
 #include <future>
+#include <random>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -26,10 +26,25 @@ namespace {
 namespace asio = boost::asio;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
+// Trace and span ids need to be unique and unpredictable enough, not secret: a per-thread generator
+// seeded from the OS (OpenSSL's RAND_bytes would cost system calls on every request).
+std::mt19937_64& Generator() {
+  thread_local std::mt19937_64 gen = [] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64(seed);
+  }();
+  return gen;
+}
+
 std::string RandomHex(size_t bytes) {
+  std::mt19937_64& gen = Generator();
   std::string raw(bytes, '\0');
   do {
-    RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes));
+    for (size_t i = 0; i < bytes; i += 8) {
+      const uint64_t v = gen();
+      std::memcpy(raw.data() + i, &v, std::min<size_t>(8, bytes - i));
+    }
   } while (raw.find_first_not_of('\0') == std::string::npos);  // all zero is invalid
   return absl::BytesToHexString(raw);
 }
@@ -43,11 +58,7 @@ bool IsLowerHex(const std::string& s) {
 
 bool AllZero(const std::string& s) { return s.find_first_not_of('0') == std::string::npos; }
 
-double RandomUnit() {
-  uint64_t v = 0;
-  RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof(v));
-  return static_cast<double>(v >> 11) / static_cast<double>(1ULL << 53);
-}
+double RandomUnit() { return std::uniform_real_distribution<double>(0.0, 1.0)(Generator()); }
 
 int64_t UnixNanos(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();

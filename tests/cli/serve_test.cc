@@ -37,41 +37,51 @@ std::string WriteConfig() {
   return path;
 }
 
+// One HTTP/1.1 exchange over a POSIX socket (the request says Connection: close); the raw response, or
+// "" when nothing answered.
+std::string RawExchange(int port, const std::string& request) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
+  }
+  close(fd);
+  return response;
+}
+
 struct HttpAnswer {
   int status = -1;
   std::string head;
   std::string body;
 };
 
-// One POST to /mcp (Connection: close, JSON answers only); the status, headers and body.
-HttpAnswer PostMcp(int port, const std::string& body, const std::string& session = "") {
+HttpAnswer Split(const std::string& response) {
   HttpAnswer answer;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return answer;
+  if (response.size() > 12) answer.status = std::atoi(response.c_str() + 9);
+  const size_t split = response.find("\r\n\r\n");
+  if (split != std::string::npos) {
+    answer.head = response.substr(0, split);
+    answer.body = response.substr(split + 4);
   }
-  std::string req = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                    "Accept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n";
-  if (!session.empty()) req += "Mcp-Session-Id: " + session + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-    std::string response;
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-    const size_t split = response.find("\r\n\r\n");
-    if (response.size() > 12) answer.status = std::atoi(response.c_str() + 9);
-    if (split != std::string::npos) {
-      answer.head = response.substr(0, split);
-      answer.body = response.substr(split + 4);
-    }
-  }
-  close(fd);
   return answer;
+}
+
+std::string McpPost(const std::string& host, const std::string& extra_headers, const std::string& body) {
+  return "POST /mcp HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\nContent-Type: application/json\r\n" +
+         extra_headers + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// One POST to /mcp (JSON answers only); the status, headers and body.
+HttpAnswer PostMcp(int port, const std::string& body, const std::string& session = "") {
+  std::string headers = "Accept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n";
+  if (!session.empty()) headers += "Mcp-Session-Id: " + session + "\r\n";
+  return Split(RawExchange(port, McpPost("127.0.0.1", headers, body)));
 }
 
 std::string SessionOf(const HttpAnswer& a) {
@@ -80,31 +90,12 @@ std::string SessionOf(const HttpAnswer& a) {
   return a.head.substr(at + 16, a.head.find("\r\n", at) - at - 16);
 }
 
-// One POST of a ping to /mcp with the given Host and Origin (Connection: close); the status code.
+// An initialize POSTed to /mcp with the given Host and Origin; the status code.
 int PostPing(int port, const std::string& host, const std::string& origin = "") {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return -1;
-  }
   const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
-  std::string req = "POST /mcp HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\nContent-Type: application/json\r\n"
-                    "Accept: application/json, text/event-stream\r\n";
-  if (!origin.empty()) req += "Origin: " + origin + "\r\n";
-  req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-  if (write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    close(fd);
-    return -1;
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  close(fd);
-  return response.size() > 12 ? std::atoi(response.c_str() + 9) : -1;
+  std::string headers = "Accept: application/json, text/event-stream\r\n";
+  if (!origin.empty()) headers += "Origin: " + origin + "\r\n";
+  return Split(RawExchange(port, McpPost(host, headers, body))).status;
 }
 
 constexpr char kServing[] = "vmcp: serving \"serve-test\" at http://127.0.0.1:";
@@ -189,22 +180,7 @@ TEST(ServeCommand, SigtermDuringCallsAnswersThemAllThenExitsZero) {
 }
 
 std::string GetText(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
-      char buf[4096];
-      for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-    }
-  }
-  close(fd);
-  const size_t split = response.find("\r\n\r\n");
-  return split == std::string::npos ? "" : response.substr(split + 4);
+  return Split(RawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")).body;
 }
 
 // The config file is watched: a valid change is applied, an invalid one refused (reported in /status,
