@@ -2,12 +2,8 @@
 // allow-lists from flags and from the environment, /metrics, and a graceful exit 0 on SIGTERM. Bad
 // allow-list values are refused before anything starts.
 
-#include <arpa/inet.h>
-#include <sys/stat.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <sys/stat.h>
 
 #include <gtest/gtest.h>
 
@@ -21,6 +17,7 @@
 #include "cli/commands.h"
 #include "tests/gateway/child_process.h"
 #include "tests/gateway/e2e_support.h"
+#include "tests/host/raw_http.h"
 
 namespace vmcp {
 namespace {
@@ -35,24 +32,6 @@ std::string WriteConfig() {
                          "aggregation:\n  conflictResolution: prefix\n  conflictResolutionConfig:\n    prefixFormat: '{workload}_'\n"
                          "operational:\n  failureHandling:\n    partialFailureMode: best_effort\n";
   return path;
-}
-
-// One HTTP/1.1 exchange over a POSIX socket (the request says Connection: close); the raw response, or
-// "" when nothing answered.
-std::string RawExchange(int port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string response;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
-    char buf[4096];
-    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  }
-  close(fd);
-  return response;
 }
 
 struct HttpAnswer {
@@ -81,7 +60,7 @@ std::string McpPost(const std::string& host, const std::string& extra_headers, c
 HttpAnswer PostMcp(int port, const std::string& body, const std::string& session = "") {
   std::string headers = "Accept: application/json\r\nMCP-Protocol-Version: 2025-11-25\r\n";
   if (!session.empty()) headers += "Mcp-Session-Id: " + session + "\r\n";
-  return Split(RawExchange(port, McpPost("127.0.0.1", headers, body)));
+  return Split(testing::RawHttpExchange(port, McpPost("127.0.0.1", headers, body)));
 }
 
 std::string SessionOf(const HttpAnswer& a) {
@@ -95,7 +74,7 @@ int PostPing(int port, const std::string& host, const std::string& origin = "") 
   const std::string body = R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})";
   std::string headers = "Accept: application/json, text/event-stream\r\n";
   if (!origin.empty()) headers += "Origin: " + origin + "\r\n";
-  return Split(RawExchange(port, McpPost(host, headers, body))).status;
+  return Split(testing::RawHttpExchange(port, McpPost(host, headers, body))).status;
 }
 
 constexpr char kServing[] = "vmcp: serving \"serve-test\" at http://127.0.0.1:";
@@ -180,7 +159,7 @@ TEST(ServeCommand, SigtermDuringCallsAnswersThemAllThenExitsZero) {
 }
 
 std::string GetText(int port, const std::string& path) {
-  return Split(RawExchange(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")).body;
+  return Split(testing::RawHttpGet(port, path)).body;
 }
 
 // The config file is watched: a valid change is applied, an invalid one refused (reported in /status,

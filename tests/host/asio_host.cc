@@ -4,11 +4,7 @@
 // gracefully while the host's loop keeps running, and is destroyed before the host stops its loop.
 // Exits 0 when every step behaved.
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <future>
@@ -25,6 +21,7 @@
 #include "config/loader.h"
 #include "gateway/gateway.h"
 #include "gateway/gateway_asio.h"
+#include "tests/host/raw_http.h"
 
 namespace {
 
@@ -44,34 +41,10 @@ int ThreadCount() {
   return n;
 }
 
-// One HTTP/1.1 exchange over a POSIX socket (Connection: close); the whole response text.
-std::string Http(uint16_t port, const std::string& request) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return "";
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
-
-std::string Get(uint16_t port, const std::string& path) {
-  return Http(port, "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-}
+std::string Get(uint16_t port, const std::string& path) { return vmcp::testing::RawHttpGet(port, path); }
 
 std::string Post(uint16_t port, const std::string& body) {
-  return Http(port, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+  return vmcp::testing::RawHttpExchange(port, "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
                     "Accept: application/json, text/event-stream\r\nContent-Length: " +
                         std::to_string(body.size()) + "\r\n\r\n" + body);
 }

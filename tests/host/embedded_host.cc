@@ -5,11 +5,6 @@
 //
 //   embedded_host            run the checks (a Bazel test)
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -17,6 +12,7 @@
 #include "config/environment.h"
 #include "config/loader.h"
 #include "gateway/gateway.h"
+#include "tests/host/raw_http.h"
 
 namespace {
 
@@ -27,28 +23,8 @@ void Check(bool ok, const std::string& what) {
   if (!ok) ++failures;
 }
 
-// One plain HTTP/1.1 GET over a POSIX socket: the host needs nothing from the library's transport.
-std::string HttpGet(uint16_t port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
-    close(fd);
-    return "";
-  }
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
+// A plain GET over a POSIX socket: the host needs nothing from the library's transport.
+std::string HttpGet(uint16_t port, const std::string& path) { return vmcp::testing::RawHttpGet(port, path); }
 
 std::string ConfigWith(const std::string& backend_name) {
   // The backend need not be up: the host checks the gateway's own life cycle, not a backend's.
