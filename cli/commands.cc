@@ -13,13 +13,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/clock.h"
-#include "absl/time/time.h"
 #include "config/loader.h"
 #include "config/summary.h"
 #include "discovery/config_watcher.h"
 #include "gateway/gateway.h"
-#include "nlohmann/json.hpp"
+#include "gateway/log.h"
 
 namespace vmcp::cli {
 namespace {
@@ -89,17 +87,6 @@ std::string ParseAllowList(const std::string& flag, const std::string& text, boo
     out.push_back(absl::AsciiStrToLower(entry));
   }
   return "";
-}
-
-// One structured log line on `err`, in the gateway's format (time, level, msg, fields).
-void LogLine(std::ostream& err, const char* level, const std::string& msg, nlohmann::json fields = nlohmann::json::object()) {
-  nlohmann::json line = nlohmann::json::object();
-  std::string text = "{\"time\":" + nlohmann::json(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())).dump() +
-                     ",\"level\":\"" + level + "\",\"msg\":" + nlohmann::json(msg).dump();
-  for (auto it = fields.begin(); it != fields.end(); ++it) {
-    text += "," + nlohmann::json(it.key()).dump() + ":" + it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-  err << text << "}" << std::endl;
 }
 
 std::vector<std::string> ErrorTexts(const std::vector<config::ConfigError>& errors) {
@@ -209,18 +196,20 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   // The mounted ConfigMap, watched: a valid new config is applied, an invalid one refused (the last good
   // one keeps serving). SIGHUP re-reads it at once.
   Gateway* gw = gateway->get();
+  // The command's own lines, in the gateway's structured format.
+  gateway::Logger log(gateway::LogLevel::kInfo, [&err](const std::string& line) { err << line << std::endl; });
   discovery::ConfigWatcher::Options watch;
   watch.initial_sha256 = r.content_sha256;
-  auto watcher = discovery::ConfigWatcher::Start(path, env_holder, watch, [gw, &err, path](discovery::ConfigUpdate u) {
+  auto watcher = discovery::ConfigWatcher::Start(path, env_holder, watch, [gw, &log, path](discovery::ConfigUpdate u) {
     if (!u.config) {
       gw->ConfigRefused(ErrorTexts(u.errors));
       return;
     }
     absl::Status s = gw->Reload(std::move(*u.config));
-    if (s.ok()) LogLine(err, "info", "config file changed: applied", {{"path", path}});
+    if (s.ok()) log.Info("config file changed: applied", {{"path", path}});
   });
   if (!watcher.ok()) {
-    LogLine(err, "warn", "config file not watched; SIGHUP reloads it", {{"path", path}, {"error", std::string(watcher.status().message())}});
+    log.Warn("config file not watched; SIGHUP reloads it", {{"path", path}, {"error", std::string(watcher.status().message())}});
   }
   out << "vmcp: serving \"" << name << "\" at http://" << (options.host.find(':') != std::string::npos ? "[" + options.host + "]" : options.host)
       << ":" << *bound << "/mcp" << std::endl;
@@ -228,7 +217,7 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     int sig = 0;
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      LogLine(err, "info", "SIGHUP: re-reading the config", {{"path", path}});
+      log.Info("SIGHUP: re-reading the config", {{"path", path}});
       if (watcher.ok()) {
         (*watcher)->Trigger();
         continue;
@@ -237,14 +226,14 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
       if (!next.config) {
         gw->ConfigRefused(ErrorTexts(next.errors));
       } else if (gw->Reload(std::move(*next.config)).ok()) {
-        LogLine(err, "info", "config reloaded", {{"path", path}});
+        log.Info("config reloaded", {{"path", path}});
       }
       continue;
     }
-    LogLine(err, "info", "stopping: calls in flight get up to 10 s", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    log.Info("stopping: calls in flight get up to 10 s", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
     if (watcher.ok()) (*watcher)->Stop();
     (*gateway)->Stop(std::chrono::seconds(10));
-    LogLine(err, "info", "stopped");
+    log.Info("stopped");
     return 0;
   }
 }

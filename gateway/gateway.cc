@@ -625,6 +625,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     return absl::OkStatus();
   }
 
+  // Runs the tasks concurrently on the executor and fulfils `done` when all are over (for the blocking
+  // Reload and Stop, which wait on it from the host's thread).
   static asio::awaitable<void> SignalAll(std::vector<asio::awaitable<void>> tasks, std::shared_ptr<std::promise<void>> done) {
     co_await WhenAll(std::move(tasks));
     done->set_value();
@@ -657,20 +659,14 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!sessions.empty() && grace.count() > 0) {
       auto closed = std::make_shared<std::promise<void>>();
       auto done = closed->get_future();
-      asio::co_spawn(executor_, CloseAll(std::move(sessions), closed), asio::detached);
+      std::vector<asio::awaitable<void>> tasks;
+      for (auto& [id, session] : sessions) tasks.push_back(Holding(session, session->Close()));
+      asio::co_spawn(executor_, SignalAll(std::move(tasks), closed), asio::detached);
       done.wait_for(grace);
     }
     // What is traced so far goes out while the executor still runs.
     if (exporter_) exporter_->Stop();
     return true;
-  }
-
-  static asio::awaitable<void> CloseAll(std::map<std::string, std::shared_ptr<ClientSession>> sessions,
-                                        std::shared_ptr<std::promise<void>> closed) {
-    std::vector<asio::awaitable<void>> tasks;
-    for (auto& [id, session] : sessions) tasks.push_back(session->Close());
-    co_await WhenAll(std::move(tasks));
-    closed->set_value();
   }
 
   // A request's way in: holds the core for as long as the request takes.

@@ -189,22 +189,20 @@ GatewayMetrics Metrics::Snapshot(const MetricsContext& context) const {
   out.sse_streams_active = context.sse_streams_active;
   out.reloads_applied = reloads_applied.load();
   out.reloads_refused = reloads_refused.load();
-  auto methods = [](const std::array<MethodStats, kMethodCount>& stats, std::vector<MethodMetrics>& into) {
+  // The methods that saw requests, from any source of per-method stats.
+  auto methods = [](auto&& stats_of, std::vector<MethodMetrics>& into) {
     for (size_t i = 0; i < kMethodCount; ++i) {
-      const uint64_t n = stats[i].requests.load();
-      if (n == 0) continue;
-      into.push_back({std::string(kMetricMethods[i]), n, stats[i].errors.load(), stats[i].duration.sum_seconds()});
+      const MethodStats& m = stats_of(i);
+      const uint64_t n = m.requests.load();
+      if (n > 0) into.push_back({std::string(kMetricMethods[i]), n, m.errors.load(), m.duration.sum_seconds()});
     }
   };
-  methods(client_, out.client_requests);
+  methods([this](size_t i) -> const MethodStats& { return client_[i]; }, out.client_requests);
   std::lock_guard lock(mu_);
   for (const auto& [name, b] : backends_) {
     BackendMetricsSnapshot bm;
     bm.backend = name;
-    for (size_t i = 0; i < kMethodCount; ++i) {
-      const uint64_t n = b->method(i).requests.load();
-      if (n > 0) bm.requests.push_back({std::string(kMetricMethods[i]), n, b->method(i).errors.load(), b->method(i).duration.sum_seconds()});
-    }
+    methods([&backend = *b](size_t i) -> const MethodStats& { return backend.method(i); }, bm.requests);
     bm.sessions_active = static_cast<uint64_t>(std::max<int64_t>(0, b->sessions_active.load()));
     bm.sessions_opened = b->sessions_opened.load();
     bm.connect_failures = b->connect_failures.load();
