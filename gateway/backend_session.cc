@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/backoff.h"
 #include "transport/sse.h"
 
 namespace vmcp::gateway {
@@ -73,9 +74,15 @@ class BackendBase : public BackendSession {
                                              std::shared_ptr<BackendEvents> call_events) override {
     const size_t index = MethodIndex(method);
     const auto started = Clock::now();
+    if (target_.health && target_.health->Admit(started) == BackendHealth::Admission::kReject) {
+      if (target_.metrics) target_.metrics->method(index).Record(Duration::zero(), true);
+      co_return target_.health->Rejected(started);
+    }
     in_flight_.fetch_add(1);
     auto response = co_await Send(std::move(method), std::move(params), std::move(call_events));
     in_flight_.fetch_sub(1);
+    // The breaker learns from transport outcomes; an answer (even a JSON-RPC error) means the backend is up.
+    if (target_.health) target_.health->RecordCall(response.status(), Clock::now());
     if (target_.metrics) {
       const bool error = !response.ok() || (response->is_object() && response->contains("error"));
       target_.metrics->method(index).Record(Clock::now() - started, error);
@@ -123,7 +130,37 @@ class BackendBase : public BackendSession {
     return absl::UnavailableError(absl::StrCat("backend ", target_.name, ": ", std::string(what)));
   }
   absl::Status Failure(const absl::Status& s) const {
-    return absl::Status(s.code(), absl::StrCat("backend ", target_.name, ": ", s.message()));
+    return transport::CopyNotSentMark(s, absl::Status(s.code(), absl::StrCat("backend ", target_.name, ": ", s.message())));
+  }
+  // A non-2xx answer: 401 and 403 keep their meaning (the backend is up but refuses the credentials).
+  absl::Status HttpFailure(int status, std::string_view what) const {
+    const std::string text = absl::StrCat("backend ", target_.name, ": ", std::string(what));
+    if (status == 401) return absl::UnauthenticatedError(text);
+    if (status == 403) return absl::PermissionDeniedError(text);
+    return absl::UnavailableError(text);
+  }
+
+  // Opens a request whose connection may not open at once (the backend restarting): a failure that
+  // never sent the request is retried with backoff while the backend looks up, within
+  // connect_retry_window and the request's own deadline.
+  asio::awaitable<absl::StatusOr<std::unique_ptr<transport::ResponseStream>>> OpenRetrying(
+      const transport::Request& req, Clock::time_point deadline) {
+    const auto window_end = std::min(deadline, Clock::now() + target_.connect_retry_window);
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(2));
+    for (;;) {
+      transport::Request copy = req;
+      auto opened = co_await client_->Open(target_.url, std::move(copy), target_.endpoint);
+      if (opened.ok() || !transport::WasNotSent(opened.status()) ||
+          opened.status().code() != absl::StatusCode::kUnavailable || closed_ ||
+          (target_.health && !target_.health->LooksUp())) {
+        co_return opened;
+      }
+      const auto wait = backoff.Next();
+      if (Clock::now() + wait >= window_end) co_return opened;
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(wait);
+      co_await timer.async_wait(kTuple);
+    }
   }
 
   // Takes the initialize result.
@@ -389,7 +426,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     req.body = message.dump();
     const auto deadline = Clock::now() + target_.timeout;
 
-    auto opened = co_await client_->Open(target_.url, std::move(req), target_.endpoint);
+    auto opened = co_await OpenRetrying(req, deadline);
     if (!opened.ok()) co_return Failure(opened.status());
     std::unique_ptr<transport::ResponseStream> stream = std::move(*opened);
     const int status = stream->status();
@@ -413,7 +450,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (status < 200 || status >= 300) {
       std::string body = co_await ReadAll(*stream, deadline);
-      co_return Failure(absl::StrCat("HTTP ", status, body.empty() ? "" : ": ", body.substr(0, 200)));
+      co_return HttpFailure(status, absl::StrCat("HTTP ", status, body.empty() ? "" : ": ", body.substr(0, 200)));
     }
     if (!IsEventStream(stream->headers())) {
       std::string body = co_await ReadAll(*stream, deadline);
@@ -468,9 +505,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<absl::StatusOr<std::unique_ptr<transport::ResponseStream>>> Resume(const transport::SseParser& parser,
                                                                                        Clock::time_point deadline,
                                                                                        int& failures) {
-    Duration backoff = std::chrono::seconds(1);
+    Backoff backoff;
     while (failures < kMaxResumeAttempts) {
-      Duration wait = parser.retry_ms() ? Duration(std::chrono::milliseconds(*parser.retry_ms())) : backoff;
+      const Duration wait = backoff.Next(parser.retry_ms());
       if (Clock::now() + wait >= deadline) co_return absl::DeadlineExceededError("the call's timeout would pass first");
       asio::steady_timer timer(co_await asio::this_coro::executor);
       timer.expires_after(wait);
@@ -488,7 +525,6 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       if (opened.ok() && ((*opened)->status() == 404 || (*opened)->status() == 405)) {
         co_return absl::UnavailableError(absl::StrCat("GET answered HTTP ", (*opened)->status()));
       }
-      backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(30));
     }
     co_return absl::UnavailableError(absl::StrCat(kMaxResumeAttempts, " attempts in a row failed"));
   }
@@ -521,7 +557,8 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<void> StandaloneStream(std::shared_ptr<StreamableBackend> self, uint64_t generation) {
     transport::SseParser parser;
     std::vector<transport::SseEvent> events;
-    Duration backoff = std::chrono::seconds(1);
+    Backoff backoff;
+    bool established = false;
     while (!closed_ && generation_.load() == generation) {  // a re-initialized session has a stream of its own
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
@@ -530,7 +567,8 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
         if (resuming) CountResumption();
-        backoff = std::chrono::seconds(1);
+        backoff.Reset();
+        established = true;
         auto& stream = **opened;
         while (!closed_) {
           // A bounded read, so that a closed session's stream is let go of within a minute.
@@ -541,14 +579,20 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
         }
         stream.Close();
         (void)parser.Finish();
-      } else if (opened.ok() && ((*opened)->status() == 405 || (*opened)->status() == 404)) {
-        co_return;  // no standalone stream here (or the session is gone: re-initialization is elsewhere)
+      } else if (opened.ok() && (*opened)->status() == 405) {
+        co_return;  // the backend offers no standalone stream
+      } else if (opened.ok() && (*opened)->status() == 404) {
+        // A stream that was open and now finds its session unknown: the backend restarted. Re-initialize
+        // now rather than at the next call, so that what it sends on its own (list_changed, ...) reaches
+        // the client again; the new session opens a stream of its own, and a failed attempt is retried
+        // here after the backoff. (A 404 to the first GET only says there is no such stream.)
+        if (!established) co_return;
+        if (absl::Status s = co_await Reinitialize(generation); s.ok()) co_return;
       }
       if (closed_) break;
       asio::steady_timer wait(co_await asio::this_coro::executor);
-      wait.expires_after(parser.retry_ms() ? std::chrono::milliseconds(*parser.retry_ms()) : backoff);
+      wait.expires_after(backoff.Next(parser.retry_ms()));
       co_await wait.async_wait(kTuple);
-      backoff = std::min<Duration>(backoff * 2, std::chrono::seconds(30));
     }
   }
 

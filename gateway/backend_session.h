@@ -23,6 +23,7 @@
 
 #include "absl/status/statusor.h"
 #include "config/config.h"
+#include "gateway/health.h"
 #include "gateway/jsonrpc.h"
 #include "gateway/metrics.h"
 #include "gateway/trace.h"
@@ -59,6 +60,13 @@ struct BackendTarget {
   std::vector<std::pair<std::string, std::string>> headers;
   transport::Duration timeout = std::chrono::seconds(30);
   std::shared_ptr<BackendMetrics> metrics;  // where requests, sessions and resumptions are counted (may be null)
+  // The backend's health, shared by all sessions: its circuit breaker gates calls and learns from their
+  // outcomes (null: no gate, as for the health monitor's own probes).
+  std::shared_ptr<BackendHealth> health;
+  // A request whose connection could not even be opened (so it never reached the backend: a restart in
+  // progress) is tried again with backoff for up to this long, within its timeout, while the backend
+  // looks up. Zero: fail at once.
+  transport::Duration connect_retry_window = std::chrono::seconds(5);
 };
 
 class BackendSession {

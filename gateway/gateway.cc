@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <set>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -31,9 +32,13 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "config/summary.h"
 #include "gateway/aggregator.h"
 #include "gateway/backend_session.h"
+#include "gateway/health.h"
+#include "gateway/health_monitor.h"
 #include "gateway/jsonrpc.h"
 #include "gateway/log.h"
 #include "gateway/metrics.h"
@@ -80,8 +85,23 @@ struct Snapshot {
   std::vector<BackendTarget> targets;
 };
 
-absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg, gateway::Metrics& metrics) {
+bool SameTarget(const BackendTarget& a, const BackendTarget& b) {
+  return a.url.ToString() == b.url.ToString() && a.transport == b.transport && a.headers == b.headers &&
+         a.timeout == b.timeout && a.endpoint.ca_bundle_path == b.endpoint.ca_bundle_path;
+}
+
+bool SamePolicy(const gateway::HealthPolicy& a, const gateway::HealthPolicy& b) {
+  return a.interval == b.interval && a.unhealthy_threshold == b.unhealthy_threshold && a.timeout == b.timeout &&
+         a.breaker_enabled == b.breaker_enabled && a.breaker_threshold == b.breaker_threshold &&
+         a.breaker_timeout == b.breaker_timeout;
+}
+
+// `previous`: the generation it replaces, whose backends' health carries over where the backend and the
+// health policy did not change.
+absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg, gateway::Metrics& metrics,
+                                                             const Snapshot* previous = nullptr) {
   auto snap = std::make_shared<Snapshot>();
+  const gateway::HealthPolicy policy = gateway::HealthPolicy::FromConfig(cfg);
   for (const config::StaticBackend& b : cfg.backends) {
     BackendTarget t;
     t.name = b.name;
@@ -93,13 +113,21 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
     t.transport = b.transport_kind;
     t.timeout = cfg.BackendTimeout(b.name);
     for (const config::BackendHeader& h : b.headers) t.headers.emplace_back(h.name, h.value.Reveal());
+    bool authenticates = false;
     if (cfg.outgoing_auth) {
       if (const config::BackendAuthStrategy* s = cfg.outgoing_auth->ResolveForBackend(b.name)) {
         if (s->type == config::kStrategyHeaderInjection && s->header_injection) {
           t.headers.emplace_back(s->header_injection->header_name, s->header_injection->header_value.Reveal());
         }
+        authenticates = s->type != config::kStrategyUnauthenticated;
       }
     }
+    if (previous) {
+      for (const BackendTarget& p : previous->targets) {
+        if (p.name == t.name && SameTarget(p, t) && SamePolicy(p.health->policy(), policy)) t.health = p.health;
+      }
+    }
+    if (!t.health) t.health = std::make_shared<gateway::BackendHealth>(t.name, policy, authenticates);
     snap->targets.push_back(std::move(t));
   }
   snap->cfg = std::move(cfg);
@@ -201,13 +229,10 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   // --- backends and the catalogue ---
 
   asio::awaitable<void> Connect(std::shared_ptr<transport::HttpClient> client) {
-    Json caps = Json::object();
-    // Declare to backends what the client can do, so they only ask for what can be answered.
-    for (const char* c : {"sampling", "elicitation", "roots"}) {
-      if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
-    }
+    const Json caps = BackendCaps();
     std::vector<asio::awaitable<void>> tasks;
     for (const BackendTarget& t : snapshot()->targets) {
+      if (t.health && !t.health->Advertised()) continue;  // connected when the monitor sees it back
       auto session = gateway::MakeBackendSession(client, t, shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
@@ -219,11 +244,66 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   asio::awaitable<void> ConnectOne(std::shared_ptr<BackendSession> session, Json caps) {
     absl::Status s = co_await session->Initialize(std::move(caps));
     std::lock_guard lock(mu_);
+    connecting_.erase(session->name());
     if (s.ok()) {
       backends_[session->name()] = session;
+      failures_.erase(session->name());
     } else {
       failures_[session->name()] = std::string(s.message());
     }
+  }
+
+  // Not connected to this backend (nor connecting).
+  bool Lacks(const std::string& name) {
+    std::lock_guard lock(mu_);
+    return !backends_.count(name) && !connecting_.count(name);
+  }
+
+  // The backend's health (shared by all sessions); null when it is not in this session's config.
+  std::shared_ptr<gateway::BackendHealth> Health(const std::string& name) {
+    for (const BackendTarget& t : snapshot()->targets) {
+      if (t.name == name) return t.health;
+    }
+    return nullptr;
+  }
+
+  // The health monitor's news about one backend: one that answers again is connected if this session
+  // could not connect to it; one that entered or left the aggregate changes the catalogue, and the
+  // client is told its lists changed.
+  asio::awaitable<void> HealthChanged(std::string name, bool advertised, bool changed, std::shared_ptr<transport::HttpClient> client) {
+    if (!connected_) co_return;  // the session's first refresh, still to come, sees the news
+    const BackendTarget* target = nullptr;
+    auto snap = snapshot();
+    for (const BackendTarget& t : snap->targets) {
+      if (t.name == name) target = &t;
+    }
+    if (!target) co_return;
+    bool reconnect = false;
+    {
+      std::lock_guard lock(mu_);
+      reconnect = advertised && !backends_.count(name) && !connecting_.count(name);
+      if (reconnect) connecting_.insert(name);
+    }
+    if (reconnect) {
+      auto session = gateway::MakeBackendSession(client, *target, shared_from_this());
+      co_await ConnectOne(session, BackendCaps());
+      changed = changed || Backend(name) != nullptr;
+    }
+    if (!changed) co_return;
+    co_await Refresh();
+    for (const char* n : {"notifications/tools/list_changed", "notifications/resources/list_changed",
+                          "notifications/prompts/list_changed"}) {
+      SendToClient(gateway::MakeNotification(n, nullptr), nullptr);
+    }
+  }
+
+  // What the gateway declares to backends: what its client can do, so they only ask what can be answered.
+  Json BackendCaps() const {
+    Json caps = Json::object();
+    for (const char* c : {"sampling", "elicitation", "roots"}) {
+      if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
+    }
+    return caps;
   }
 
   std::shared_ptr<BackendSession> Backend(const std::string& name) {
@@ -235,6 +315,18 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   std::map<std::string, std::string> Failures() {
     std::lock_guard lock(mu_);
     return failures_;
+  }
+
+  // Backends of the config this session cannot use now, and why: those it could not connect to, and
+  // those the health monitor found down.
+  std::map<std::string, std::string> Unavailable() {
+    std::map<std::string, std::string> out = Failures();
+    for (const BackendTarget& t : snapshot()->targets) {
+      if (!t.health || t.health->Advertised()) continue;
+      const gateway::HealthSnapshot h = t.health->Snapshot();
+      out[t.name] = absl::StrCat(gateway::HealthStatusName(h.status), " (health check: ", h.last_error, ")");
+    }
+    return out;
   }
 
   std::shared_ptr<const gateway::Catalogue> catalogue() {
@@ -252,6 +344,11 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       generation = ++refresh_started_;
       for (auto& [name, s] : backends_) sessions.push_back(s);
     }
+    // Unhealthy and unauthenticated backends are not in the aggregate.
+    std::erase_if(sessions, [&](const std::shared_ptr<BackendSession>& b) {
+      auto h = Health(b->name());
+      return h && !h->Advertised();
+    });
     auto caps = std::make_shared<std::vector<gateway::BackendCapabilities>>(sessions.size());
     std::vector<asio::awaitable<void>> tasks;
     for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ListBackend(sessions[i], caps, i));
@@ -460,10 +557,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     }
     for (auto& b : leaving) asio::co_spawn(executor_, DrainAndClose(b), asio::detached);
     if (drop.empty() && connect.empty()) co_return;
-    Json caps = Json::object();
-    for (const char* c : {"sampling", "elicitation", "roots"}) {
-      if (client_capabilities.contains(c)) caps[c] = client_capabilities[c];
-    }
+    const Json caps = BackendCaps();
     std::vector<asio::awaitable<void>> tasks;
     for (const BackendTarget* t : connect) {
       auto session = gateway::MakeBackendSession(client, *t, shared_from_this());
@@ -475,11 +569,6 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
                           "notifications/prompts/list_changed"}) {
       SendToClient(gateway::MakeNotification(n, nullptr), nullptr);
     }
-  }
-
-  static bool SameTarget(const BackendTarget& a, const BackendTarget& b) {
-    return a.url.ToString() == b.url.ToString() && a.transport == b.transport && a.headers == b.headers &&
-           a.timeout == b.timeout && a.endpoint.ca_bundle_path == b.endpoint.ca_bundle_path;
   }
 
   // A backend leaving the config: its calls in flight finish (up to its timeout), then it is closed.
@@ -526,6 +615,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<BackendSession>> backends_;
   std::map<std::string, std::string> failures_;
+  std::set<std::string> connecting_;  // backends being connected after the monitor saw them answer
   std::shared_ptr<const gateway::Catalogue> catalogue_;
   std::string aggregation_error_;
   std::shared_ptr<SseStream> standalone_;
@@ -585,6 +675,11 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (exporter_) exporter_->Start(executor, client_);
     expire_strand_ = asio::make_strand(executor);
     expire_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
+    monitor_ = std::make_shared<gateway::HealthMonitor>(
+        executor, client_, [weak = weak_from_this()](const std::string& backend, bool advertised, bool changed) {
+          if (auto self = weak.lock()) self->HealthChanged(backend, advertised, changed);
+        });
+    monitor_->Sync(snapshot()->targets);
     asio::co_spawn(expire_strand_, Holding(shared_from_this(), ExpireSessions()), asio::detached);
     serving_ = true;
     auto snap = snapshot();
@@ -593,7 +688,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   absl::Status Reload(config::Config cfg) {
-    auto snap = MakeSnapshot(std::move(cfg), *metrics_);
+    auto snap = MakeSnapshot(std::move(cfg), *metrics_, snapshot().get());
     if (!snap.ok()) {
       ConfigRefused({std::string(snap.status().message())});
       return snap.status();
@@ -605,6 +700,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       config_error_.clear();
     }
     metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
+    if (monitor_) monitor_->Sync((*snap)->targets);
     // Sessions open now move to it too; Reload returns once they have (bounded by the backend timeouts).
     std::vector<std::shared_ptr<ClientSession>> sessions;
     {
@@ -648,6 +744,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   bool CloseSessions(std::chrono::milliseconds grace) {
     if (!serving_.exchange(false)) return false;
     stopping_ = true;
+    if (monitor_) monitor_->Stop();
     if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
     std::map<std::string, std::shared_ptr<ClientSession>> sessions;
     {
@@ -702,9 +799,22 @@ class Core final : public std::enable_shared_from_this<Core> {
       bs.mode = config::BackendModeName(b.mode);
       bs.transport = config::TransportKindName(b.transport_kind);
       bs.url = config::RedactUrl(b.endpoint);
-      auto it = health.find(b.name);
-      bs.health = it == health.end() ? "unknown" : (it->second.empty() ? "healthy" : "unhealthy");
-      if (it != health.end()) bs.last_error = it->second;
+      // The monitor's view; before its first probe, what sessions found when they connected.
+      const BackendTarget* target = nullptr;
+      for (const BackendTarget& t : snap->targets) {
+        if (t.name == b.name) target = &t;
+      }
+      const gateway::HealthSnapshot h = target && target->health ? target->health->Snapshot() : gateway::HealthSnapshot{};
+      if (h.checked) {
+        bs.health = gateway::HealthStatusName(h.status);
+        if (h.consecutive_failures > 0 || h.status == gateway::HealthStatus::kUnhealthy) bs.last_error = h.last_error;
+        bs.consecutive_failures = h.consecutive_failures;
+      } else {
+        auto it = health.find(b.name);
+        bs.health = it == health.end() ? "unknown" : (it->second.empty() ? "healthy" : "unhealthy");
+        if (it != health.end()) bs.last_error = it->second;
+      }
+      if (target && target->health && target->health->policy().breaker_enabled) bs.circuit = gateway::CircuitStateName(h.circuit);
       s.backends.push_back(std::move(bs));
     }
     return s;
@@ -720,6 +830,11 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     c.backends_configured = snapshot()->targets.size();
     for (const BackendStatus& b : Status().backends) c.backend_health[b.name] = b.health;
+    for (const BackendTarget& t : snapshot()->targets) {
+      if (!t.health || !t.health->policy().breaker_enabled) continue;
+      const gateway::HealthSnapshot h = t.health->Snapshot();
+      c.backend_circuit[t.name] = {gateway::CircuitStateName(h.circuit), h.circuit_opens, h.calls_rejected};
+    }
     return c;
   }
   GatewayMetrics Metrics() const { return metrics_->Snapshot(MetricsNow()); }
@@ -750,6 +865,11 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (path == "/status") {
       Response r = StatusResponse(ex.request().method);
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (path == "/api/backends/health") {
+      Response r = BackendsHealthResponse(ex.request().method);
       co_await ex.Respond(std::move(r));
       co_return;
     }
@@ -787,6 +907,55 @@ class Core final : public std::enable_shared_from_this<Core> {
                                   {"config", {{"reloads_applied", s.reloads_applied},
                                               {"reloads_refused", s.reloads_refused},
                                               {"last_error", s.config_error}}}});
+  }
+
+  // Every backend's health and circuit breaker. The keys follow ToolHive's endpoint (Go field names),
+  // so its tooling reads ours; times are RFC 3339 UTC.
+  Response BackendsHealthResponse(const std::string& method) const {
+    if (method != "GET" && method != "HEAD") return JsonResponse(405, Json{{"error", "method not allowed"}});
+    auto snap = snapshot();
+    Json backends = Json::object();
+    std::map<std::string, int> counts{{"Healthy", 0}, {"Degraded", 0}, {"Unhealthy", 0}, {"Unknown", 0}, {"Unauthenticated", 0}};
+    auto time = [](std::chrono::system_clock::time_point t) -> Json {
+      if (t.time_since_epoch().count() == 0) return Json();
+      return absl::FormatTime(absl::RFC3339_sec, absl::FromChrono(t), absl::UTCTimeZone());
+    };
+    for (const BackendTarget& t : snap->targets) {
+      if (!t.health) continue;
+      const gateway::HealthSnapshot h = t.health->Snapshot();
+      std::string status = gateway::HealthStatusName(h.status);
+      std::string key = status == "unauthenticated" ? "Unauthenticated" : std::string(1, static_cast<char>(std::toupper(status[0]))) + status.substr(1);
+      ++counts[key];
+      backends[t.name] = Json{{"Status", status},
+                              {"ConsecutiveFailures", h.consecutive_failures},
+                              {"LastCheckTime", h.checked ? time(h.last_check) : Json()},
+                              {"LastError", h.last_error},
+                              {"LastErrorCategory", h.last_error_category},
+                              {"LastTransitionTime", time(h.last_transition)},
+                              {"CircuitState", t.health->policy().breaker_enabled ? gateway::CircuitStateName(h.circuit) : "disabled"},
+                              {"CircuitLastChanged", time(h.circuit_last_changed)},
+                              {"CircuitOpens", h.circuit_opens},
+                              {"CallsRejected", h.calls_rejected}};
+    }
+    Json summary{{"Total", snap->targets.size()}};
+    for (const auto& [k, v] : counts) summary[k] = v;
+    return JsonResponse(200, Json{{"monitoring_enabled", monitor_ != nullptr}, {"summary", summary}, {"backends", backends}});
+  }
+
+  // The monitor's news about a backend, passed to every open session.
+  void HealthChanged(const std::string& backend, bool advertised, bool changed) {
+    if (changed) {
+      log_.Warn(advertised ? "backend back in the aggregate" : "backend left the aggregate", {{"backend", backend}});
+    }
+    std::vector<std::shared_ptr<ClientSession>> sessions;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& [id, session] : sessions_) sessions.push_back(session);
+    }
+    for (auto& session : sessions) {
+      if (!changed && !session->Lacks(backend)) continue;  // the common case: a healthy backend stayed so
+      asio::co_spawn(executor_, Holding(session, session->HealthChanged(backend, advertised, changed, client_)), asio::detached);
+    }
   }
 
   // DNS-rebinding protection: a server bound to loopback answers only local Host and Origin values.
@@ -1310,7 +1479,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       // partialFailureMode `fail` (the default): a list is an error while a backend is unavailable;
       // `best_effort`: what the available backends offer.
       if (!BestEffort(session->snapshot()->cfg)) {
-        for (const auto& [name, why] : session->Failures()) {
+        for (const auto& [name, why] : session->Unavailable()) {
           return gateway::MakeError(id, gateway::kInternalError,
                                     absl::StrCat("backend ", name, " unavailable: ", why,
                                                  " (operational.failureHandling.partialFailureMode is fail)"));
@@ -1522,6 +1691,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   asio::any_io_executor executor_;
   std::function<transport::ServerStats()> server_stats_;
   std::shared_ptr<transport::HttpClient> client_;
+  std::shared_ptr<gateway::HealthMonitor> monitor_;
   asio::any_io_executor expire_strand_;  // a strand of executor_
   std::shared_ptr<asio::steady_timer> expire_timer_;
   uint16_t port_ = 0;

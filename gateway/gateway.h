@@ -15,7 +15,8 @@
 //   (*gw)->Stop(std::chrono::seconds(10));            // graceful
 //
 // Endpoints: `/mcp` (streamable HTTP: POST, GET stream, DELETE), `/sse` + `/messages?sessionId=`
-// (legacy HTTP+SSE for 2024-11-05 clients), `/health`, `/ping`, `/readyz`, `/status`, `/metrics`.
+// (legacy HTTP+SSE for 2024-11-05 clients), `/health`, `/ping`, `/readyz`, `/status`, `/metrics`,
+// `/api/backends/health`.
 #pragma once
 
 #include <chrono>
@@ -53,8 +54,10 @@ struct BackendStatus {
   std::string mode;       // direct | proxy
   std::string transport;  // streamable-http | sse
   std::string url;        // credentials masked
-  std::string health;     // healthy | unhealthy | unknown
+  std::string health;     // healthy | degraded | unhealthy | unknown | unauthenticated
   std::string last_error;
+  int64_t consecutive_failures = 0;  // failed health probes in a row
+  std::string circuit;    // closed | open | half-open; "" when the circuit breaker is off
 };
 
 struct GatewayStatus {

@@ -159,12 +159,28 @@ std::string Metrics::Prometheus(const MetricsContext& context) const {
                         absl::StrCat(backend_label(*b), ",", method_label(i)), b->method(i).duration);
     }
   }
-  w.Family("vmcp_backend_health", "gauge", "1 for the state each backend is in now (healthy, unhealthy, unknown).");
+  w.Family("vmcp_backend_health", "gauge",
+           "1 for the state each backend is in now (healthy, degraded, unhealthy, unknown, unauthenticated).");
   for (const auto& [name, state] : context.backend_health) {
-    for (const char* s : {"healthy", "unhealthy", "unknown"}) {
+    for (const char* s : {"healthy", "degraded", "unhealthy", "unknown", "unauthenticated"}) {
       w.Sample("vmcp_backend_health", absl::StrCat("backend=\"", Escape(name), "\",state=\"", s, "\""),
                static_cast<uint64_t>(state == s ? 1 : 0));
     }
+  }
+  w.Family("vmcp_backend_circuit_state", "gauge", "1 for the state each backend's circuit breaker is in (closed, open, half-open).");
+  for (const auto& [name, c] : context.backend_circuit) {
+    for (const char* s : {"closed", "open", "half-open"}) {
+      w.Sample("vmcp_backend_circuit_state", absl::StrCat("backend=\"", Escape(name), "\",state=\"", s, "\""),
+               static_cast<uint64_t>(c.state == s ? 1 : 0));
+    }
+  }
+  w.Family("vmcp_backend_circuit_opens_total", "counter", "Times each backend's circuit breaker opened.");
+  for (const auto& [name, c] : context.backend_circuit) {
+    w.Sample("vmcp_backend_circuit_opens_total", absl::StrCat("backend=\"", Escape(name), "\""), c.opens);
+  }
+  w.Family("vmcp_backend_circuit_rejections_total", "counter", "Calls failed fast because the backend's circuit breaker was open.");
+  for (const auto& [name, c] : context.backend_circuit) {
+    w.Sample("vmcp_backend_circuit_rejections_total", absl::StrCat("backend=\"", Escape(name), "\""), c.rejected);
   }
   w.Family("vmcp_backend_sessions_active", "gauge", "Backend MCP sessions open now, by backend.");
   for (const auto& b : backends) w.Sample("vmcp_backend_sessions_active", backend_label(*b), b->sessions_active.load());

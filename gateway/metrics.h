@@ -91,7 +91,13 @@ struct MetricsContext {
   uint64_t connections_accepted = 0;
   uint64_t sse_streams_active = 0;
   uint64_t backends_configured = 0;
-  std::map<std::string, std::string> backend_health;  // backend -> healthy | unhealthy | unknown
+  std::map<std::string, std::string> backend_health;  // backend -> healthy | degraded | unhealthy | unknown | unauthenticated
+  struct Circuit {
+    std::string state;  // closed | open | half-open
+    uint64_t opens = 0;
+    uint64_t rejected = 0;
+  };
+  std::map<std::string, Circuit> backend_circuit;  // backends with a circuit breaker enabled
 };
 
 class Metrics {

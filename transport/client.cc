@@ -30,6 +30,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 
 namespace vmcp::transport {
@@ -97,6 +98,13 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::st
     if (!added.ok()) return added.status();
   }
   return ctx;
+}
+
+constexpr char kNotSentPayload[] = "type.vmcp/transport.NotSent";
+
+absl::Status MarkNotSent(absl::Status s) {
+  if (!s.ok()) s.SetPayload(kNotSentPayload, absl::Cord("1"));
+  return s;
 }
 
 bool IsStaleConnectionError(const beast::error_code& ec) {
@@ -266,15 +274,15 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
       }
       if (!waiter->slot) {
         pool->waiters.erase(std::find(pool->waiters.begin(), pool->waiters.end(), waiter));
-        co_return absl::ResourceExhaustedError(absl::StrCat("timed out waiting for a free connection to ",
-                                                            pool->origin.Authority(), " (", pool->open, " in use)"));
+        co_return MarkNotSent(absl::ResourceExhaustedError(absl::StrCat(
+            "timed out waiting for a free connection to ", pool->origin.Authority(), " (", pool->open, " in use)")));
       }
       // A slot was handed over: open a new connection in it.
     }
     auto conn = co_await Connect(pool);
     if (!conn.ok()) {
       ReleaseSlot(*pool);
-      co_return conn.status();
+      co_return MarkNotSent(conn.status());
     }
     {
       std::lock_guard lock(pool->mu);
@@ -563,7 +571,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     std::unique_ptr<Conn> conn;
     if (options.long_lived) {
       auto c = co_await Connect(pool);
-      if (!c.ok()) co_return c.status();
+      if (!c.ok()) co_return MarkNotSent(c.status());
       conn = std::move(*c);
     } else {
       auto c = co_await Acquire(pool, fresh);
@@ -630,6 +638,12 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> HttpClient::Ope
                                                                                  const Endpoint& endpoint,
                                                                                  StreamOptions options) {
   return impl_->Open(url, std::move(request), endpoint, options);
+}
+
+bool WasNotSent(const absl::Status& status) { return status.GetPayload(kNotSentPayload).has_value(); }
+
+absl::Status CopyNotSentMark(const absl::Status& from, absl::Status to) {
+  return WasNotSent(from) ? MarkNotSent(std::move(to)) : to;
 }
 
 absl::Status HttpClient::CheckCaBundle(const std::string& path) {

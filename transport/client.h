@@ -78,6 +78,13 @@ struct PoolStats {
   uint64_t waits = 0;                 // requests that waited for a free connection at the cap
 };
 
+// True when a failed Send/Open never sent any of the request (DNS, connect or TLS handshake failed, or
+// no connection came free): the peer cannot have acted on it, so retrying it is safe. The mark survives
+// copies of the status, including a re-worded one made with CopyNotSentMark.
+bool WasNotSent(const absl::Status& status);
+// `to` with the not-sent mark of `from` (if any).
+absl::Status CopyNotSentMark(const absl::Status& from, absl::Status to);
+
 class HttpClient {
  public:
   HttpClient(boost::asio::any_io_executor executor, ClientOptions options = {});
