@@ -225,7 +225,7 @@ asio::awaitable<absl::Status> JwksCache::FetchOnce() {
   jwks_fetches_.fetch_add(1);
   auto doc = co_await internal::GetJson(*client_, url, endpoint_, options_.timeout);
   if (!doc.ok()) co_return absl::Status(doc.status().code(), absl::StrCat("JWKS: ", doc.status().message()));
-  auto set = ParseJwks(*doc);
+  auto set = ParseJwksJson(*doc);
   if (!set.ok()) {
     co_return absl::InvalidArgumentError(absl::StrCat("JWKS from ", UrlForMessage(url), ": ", set.status().message()));
   }

@@ -334,10 +334,10 @@ bool KeySet::Has(std::string_view kid) const {
 absl::StatusOr<KeySet> ParseJwks(std::string_view json_text) {
   Json doc = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return absl::InvalidArgumentError("the JWKS is not a JSON object");
-  return ParseJwks(doc);
+  return ParseJwksJson(doc);
 }
 
-absl::StatusOr<KeySet> ParseJwks(const Json& doc) {
+absl::StatusOr<KeySet> ParseJwksJson(const Json& doc) {
   if (!doc.is_object()) return absl::InvalidArgumentError("the JWKS is not a JSON object");
   auto keys = doc.find("keys");
   if (keys == doc.end() || !keys->is_array()) return absl::InvalidArgumentError("the JWKS has no \"keys\" array");

@@ -71,7 +71,7 @@ struct KeySet {
 
 // A JWKS document ({"keys":[...]}). An error when it is not one, or when no key in it is usable.
 absl::StatusOr<KeySet> ParseJwks(std::string_view json_text);
-absl::StatusOr<KeySet> ParseJwks(const nlohmann::json& doc);
+absl::StatusOr<KeySet> ParseJwksJson(const nlohmann::json& doc);
 
 // A compact JWS split and decoded, not yet verified.
 struct Jws {

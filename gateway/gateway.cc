@@ -31,6 +31,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -62,6 +63,11 @@ using Channel = asio::experimental::concurrent_channel<void(boost::system::error
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr size_t kMaxBufferedForClient = 1024;         // messages waiting for the client's GET stream
+// Events kept per session for clients that resume a stream with Last-Event-ID: the newest ones, up to
+// this many, this many bytes, and this old.
+constexpr size_t kReplayEvents = 128;
+constexpr size_t kReplayBytes = 512 * 1024;
+constexpr auto kReplayAge = std::chrono::minutes(5);
 constexpr auto kClientAnswerTimeout = std::chrono::minutes(5);  // sampling / elicitation answers
 constexpr int64_t kClientRetryMs = 1000;                       // the `retry:` advised on call streams
 
@@ -154,6 +160,16 @@ asio::awaitable<void> Holding(std::shared_ptr<Owner> owner, asio::awaitable<void
   co_await std::move(task);
 }
 
+// A call's SSE stream toward the client. A client that lost it comes back with GET + Last-Event-ID and
+// gets a new stream in its place: what it missed is replayed there, and the rest of the call follows.
+struct CallStream {
+  explicit CallStream(uint64_t k, std::shared_ptr<SseStream> s) : key(k), stream(std::move(s)) {}
+  const uint64_t key;                 // the session's number for this stream (0 is the standalone stream)
+  std::mutex mu;                      // held while an event is numbered, kept and sent, and while resuming
+  std::shared_ptr<SseStream> stream;  // guarded by mu
+  bool finished = false;              // guarded by mu: the call's answer went out
+};
+
 // One client request as it travels: its trace (the gateway's server span) and, once routed, the backend.
 struct RequestScope {
   gateway::TraceContext trace;
@@ -233,6 +249,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::vector<asio::awaitable<void>> tasks;
     for (const BackendTarget& t : snapshot()->targets) {
       if (t.health && !t.health->Advertised()) continue;  // connected when the monitor sees it back
+      if (!StartConnecting(t.name)) continue;
       auto session = gateway::MakeBackendSession(client, t, shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
@@ -251,6 +268,15 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     } else {
       failures_[session->name()] = std::string(s.message());
     }
+  }
+
+  // Marks a backend as being connected; false when it already is connected or being connected (so
+  // that a session never opens two sessions with one backend).
+  bool StartConnecting(const std::string& name) {
+    std::lock_guard lock(mu_);
+    if (backends_.count(name) || connecting_.count(name)) return false;
+    connecting_.insert(name);
+    return true;
   }
 
   // Not connected to this backend (nor connecting).
@@ -278,13 +304,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       if (t.name == name) target = &t;
     }
     if (!target) co_return;
-    bool reconnect = false;
-    {
-      std::lock_guard lock(mu_);
-      reconnect = advertised && !backends_.count(name) && !connecting_.count(name);
-      if (reconnect) connecting_.insert(name);
-    }
-    if (reconnect) {
+    if (advertised && StartConnecting(name)) {
       auto session = gateway::MakeBackendSession(client, *target, shared_from_this());
       co_await ConnectOne(session, BackendCaps());
       changed = changed || Backend(name) != nullptr;
@@ -412,47 +432,152 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       standalone_ = stream;
       waiting.swap(waiting_);
     }
-    for (Json& m : waiting) Deliver(m, stream);
+    for (Json& m : waiting) Deliver(m, 0, stream.get());
   }
 
-  // Sends a message to the client: on `preferred` (the stream of the call it belongs to) when open, else
-  // on the standalone stream, else it waits (bounded) for the client to open one.
-  void SendToClient(const Json& message, const std::shared_ptr<SseStream>& preferred) {
-    if (preferred && !preferred->closed() && Deliver(message, preferred)) return;
+  // Sends a message to the client. A call's messages go on that call's stream only (kept for a client
+  // that resumes it, never moved to another stream); the others on the standalone stream, or they wait
+  // (bounded) for the client to open one. True when it was handed to an open stream.
+  bool SendToClient(const Json& message, const std::shared_ptr<CallStream>& call) {
+    if (call) {
+      std::lock_guard lock(call->mu);
+      return Deliver(message, call->key, call->stream.get());
+    }
     std::shared_ptr<SseStream> standalone;
     {
       std::lock_guard lock(mu_);
       standalone = standalone_;
       if (!standalone || standalone->closed()) {
         if (waiting_.size() < kMaxBufferedForClient) waiting_.push_back(message);
-        return;
+        return false;
       }
     }
-    Deliver(message, standalone);
+    return Deliver(message, 0, standalone.get());
   }
 
-  // The first event of a call's stream (SEP-1699): an id and empty data, so a client that loses the
-  // stream can come back with Last-Event-ID, and how long to wait before doing so.
-  void Prime(const std::shared_ptr<SseStream>& stream) {
+  // Opens a call's stream with its first event (SEP-1699): an id and empty data, so a client that loses
+  // the stream can come back with Last-Event-ID, and how long to wait before doing so.
+  std::shared_ptr<CallStream> Prime(std::shared_ptr<SseStream> stream) {
+    auto call = std::make_shared<CallStream>(++stream_counter_, std::move(stream));
+    {
+      std::lock_guard lock(mu_);
+      live_calls_[call->key] = call;
+    }
+    std::lock_guard lock(call->mu);
+    const uint64_t id = ++event_counter_;
     transport::SseEvent ev;
-    ev.id = std::to_string(++event_counter_);
+    ev.id = std::to_string(id);
     ev.has_id = true;
     ev.retry_ms = kClientRetryMs;
-    stream->Send(std::move(ev));
+    Keep(id, call->key, std::string());
+    call->stream->Send(std::move(ev));
+    return call;
   }
 
-  bool Deliver(const Json& message, const std::shared_ptr<SseStream>& stream) {
+  // The call's answer went out: its stream ends. When the answer reached an open stream, the call's
+  // kept events are dropped (the client has them); otherwise they stay for a client that resumes.
+  void FinishCall(const std::shared_ptr<CallStream>& call, bool delivered) {
+    {
+      std::lock_guard lock(call->mu);
+      call->finished = true;
+      if (call->stream) call->stream->Close();
+    }
+    std::lock_guard lock(mu_);
+    live_calls_.erase(call->key);
+    if (delivered && replay_) {
+      std::erase_if(*replay_, [&](const Kept& k) {
+        if (k.stream != call->key) return false;
+        replay_bytes_ -= k.data.size();
+        return true;
+      });
+    }
+  }
+
+  // A client resuming a stream (GET + Last-Event-ID): the kept events of the stream that id belongs to,
+  // after it, are sent on `stream`; a call still running goes on there, a standalone stream is replaced.
+  // An id the session no longer knows resumes the standalone stream with what is kept of it.
+  void Resume(const std::string& last_event_id, std::shared_ptr<SseStream> stream) {
+    uint64_t last = 0;
+    (void)absl::SimpleAtoi(last_event_id, &last);
+    uint64_t key = 0;
+    std::shared_ptr<CallStream> call;
+    {
+      std::lock_guard lock(mu_);
+      if (replay_) {
+        for (const Kept& k : *replay_) {
+          if (k.id == last) key = k.stream;
+        }
+      }
+      if (key != 0) {
+        auto it = live_calls_.find(key);
+        if (it != live_calls_.end()) call = it->second.lock();
+      }
+    }
+    if (key != 0 && call) {
+      // Under the call's lock no event of the call can slip between the replay and the switch.
+      std::lock_guard lock(call->mu);
+      for (transport::SseEvent& ev : Replay(key, last)) stream->Send(std::move(ev));
+      if (call->finished) {
+        stream->Close();
+      } else {
+        if (call->stream) call->stream->Close();
+        call->stream = stream;
+      }
+      return;
+    }
+    for (transport::SseEvent& ev : Replay(key, last)) stream->Send(std::move(ev));
+    if (key != 0) {
+      stream->Close();  // the call is over: what it sent was replayed
+      return;
+    }
+    AttachStandalone(std::move(stream));
+  }
+
+  // Numbers a message, keeps it for resumption and sends it on `stream` (if any). False when it did not
+  // reach an open stream.
+  bool Deliver(const Json& message, uint64_t key, SseStream* stream) {
     transport::SseEvent ev;
-    ev.id = std::to_string(++event_counter_);
+    const uint64_t id = ++event_counter_;
+    ev.id = std::to_string(id);
     ev.has_id = true;
     ev.event = "message";
     ev.data = message.dump();
-    return stream->Send(std::move(ev));
+    Keep(id, key, ev.data);
+    return stream && !stream->closed() && stream->Send(std::move(ev));
+  }
+
+  void Keep(uint64_t id, uint64_t key, const std::string& data) {
+    const auto now = Clock::now();
+    std::lock_guard lock(mu_);
+    if (!replay_) replay_ = std::make_unique<std::deque<Kept>>();
+    replay_->push_back(Kept{id, key, now, data});
+    replay_bytes_ += data.size();
+    while (!replay_->empty() && (replay_->size() > kReplayEvents || replay_bytes_ > kReplayBytes ||
+                                 now - replay_->front().at > kReplayAge)) {
+      replay_bytes_ -= replay_->front().data.size();
+      replay_->pop_front();
+    }
+  }
+
+  std::vector<transport::SseEvent> Replay(uint64_t key, uint64_t after) {
+    std::vector<transport::SseEvent> out;
+    std::lock_guard lock(mu_);
+    if (!replay_) return out;
+    for (const Kept& k : *replay_) {
+      if (k.stream != key || k.id <= after || k.data.empty()) continue;
+      transport::SseEvent ev;
+      ev.id = std::to_string(k.id);
+      ev.has_id = true;
+      ev.event = "message";
+      ev.data = k.data;
+      out.push_back(std::move(ev));
+    }
+    return out;
   }
 
   // A server-to-client request relayed from a backend: sent with a gateway id, answered by the client's
   // POST of a response, which `TakeAnswer` routes back here.
-  asio::awaitable<Answer> AskClient(Json request, std::shared_ptr<SseStream> preferred) {
+  asio::awaitable<Answer> AskClient(Json request, std::shared_ptr<CallStream> preferred) {
     const std::string gid = absl::StrCat("vmcp-", ++request_counter_);
     auto channel = std::make_shared<Channel>(co_await asio::this_coro::executor, 1);
     {
@@ -560,6 +685,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     const Json caps = BackendCaps();
     std::vector<asio::awaitable<void>> tasks;
     for (const BackendTarget* t : connect) {
+      if (!StartConnecting(t->name)) continue;
       auto session = gateway::MakeBackendSession(client, *t, shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
@@ -626,13 +752,23 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   uint64_t refresh_started_ = 0;  // guarded by mu_
   uint64_t refresh_applied_ = 0;  // guarded by mu_
   std::atomic<uint64_t> event_counter_{0};
+  std::atomic<uint64_t> stream_counter_{0};
+  struct Kept {
+    uint64_t id;
+    uint64_t stream;  // 0: the standalone stream
+    Clock::time_point at;
+    std::string data;  // "" for a priming event (kept only to know its stream)
+  };
+  std::unique_ptr<std::deque<Kept>> replay_;  // guarded by mu_; made with the first event
+  size_t replay_bytes_ = 0;                   // guarded by mu_
+  std::map<uint64_t, std::weak_ptr<CallStream>> live_calls_;  // guarded by mu_
   std::atomic<uint64_t> request_counter_{0};
 };
 
 // What a backend sends during one call: to the call's own client stream when it has one.
 class CallEvents final : public BackendEvents {
  public:
-  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<SseStream> stream, std::string client_id,
+  CallEvents(std::shared_ptr<ClientSession> session, std::shared_ptr<CallStream> stream, std::string client_id,
              gateway::TraceContext trace)
       : session_(std::move(session)), stream_(std::move(stream)), client_id_(std::move(client_id)), trace_(std::move(trace)) {}
   const gateway::TraceContext* Trace() const override { return &trace_; }
@@ -646,7 +782,7 @@ class CallEvents final : public BackendEvents {
 
  private:
   std::shared_ptr<ClientSession> session_;
-  std::shared_ptr<SseStream> stream_;
+  std::shared_ptr<CallStream> stream_;
   std::string client_id_;
   gateway::TraceContext trace_;  // the gateway's client span toward the backend
 };
@@ -1068,9 +1204,14 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     auto session = co_await RequireSession(ex, nullptr);
     if (!session) co_return;
+    const std::string last_event_id(req.headers.Get("Last-Event-ID").value_or(""));
     auto stream = co_await ex.StartSse();
     if (!stream.ok()) co_return;
-    session->AttachStandalone(*stream);
+    if (!last_event_id.empty()) {
+      session->Resume(last_event_id, *stream);
+    } else {
+      session->AttachStandalone(*stream);
+    }
   }
 
   asio::awaitable<void> HandleDelete(Exchange& ex) {
@@ -1194,12 +1335,12 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (accepts_sse && message["method"] == "tools/call") {
       auto opened = co_await ex.StartSse();
       if (!opened.ok()) co_return;
-      session->Prime(*opened);
-      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), *opened, scope)),
+      auto call = session->Prime(*opened);
+      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), call, scope)),
                      asio::detached);
       co_return;
     }
-    std::shared_ptr<SseStream> no_stream;
+    std::shared_ptr<CallStream> no_stream;
     Json response = co_await Dispatch(session, std::move(message), no_stream, scope);
     if (response.is_null()) {  // the client cancelled the call: nothing to answer
       Response accepted;
@@ -1211,11 +1352,11 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   asio::awaitable<void> AnswerOnStream(std::shared_ptr<ClientSession> session, Json message,
-                                       std::shared_ptr<SseStream> stream, std::shared_ptr<RequestScope> scope) {
+                                       std::shared_ptr<CallStream> stream, std::shared_ptr<RequestScope> scope) {
     Json response = co_await Dispatch(session, std::move(message), stream, scope);
-    // (null: the client cancelled the call.) A stream the client dropped sends it on the standalone one.
-    if (!response.is_null()) session->SendToClient(response, stream);
-    stream->Close();
+    // (null: the client cancelled the call.) A stream the client dropped keeps the answer for its resumption.
+    const bool delivered = !response.is_null() && session->SendToClient(response, stream);
+    session->FinishCall(stream, delivered);
   }
 
   // --- legacy HTTP+SSE (2024-11-05): GET /sse opens the session's stream, POST /messages?sessionId= ---
@@ -1289,7 +1430,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (message["method"] == "initialize") {
       response = co_await InitializeSession(session, std::move(message));
     } else {
-      std::shared_ptr<SseStream> no_stream;
+      std::shared_ptr<CallStream> no_stream;
       response = co_await Dispatch(session, std::move(message), no_stream, scope);
     }
     if (!response.is_null()) session->SendToClient(response, nullptr);
@@ -1368,7 +1509,7 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // Answers one client request. What backends send while it runs goes to `stream` when there is one.
   // Malformed params (a name that is not a string, ...) are -32602 errors, never an exception out.
-  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream,
+  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> stream,
                                  std::shared_ptr<RequestScope> scope) {
     const Json id = message["id"];
     const std::string method_name = message["method"].get<std::string>();
@@ -1463,7 +1604,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     return error;
   }
 
-  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<SseStream> stream,
+  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> stream,
                               std::shared_ptr<RequestScope> scope) {
     const std::string method = message["method"];
     const Json id = message["id"];

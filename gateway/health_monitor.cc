@@ -12,7 +12,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "gateway/backoff.h"
 
 namespace vmcp::gateway {
 namespace {
@@ -90,7 +89,6 @@ void HealthMonitor::StartLoop(const BackendTarget& target) {
   loops_[target.name] = loop;
   auto run = [](std::shared_ptr<HealthMonitor> self, std::shared_ptr<Loop> loop) -> asio::awaitable<void> {
     const HealthPolicy& policy = loop->health->policy();
-    Backoff backoff(std::chrono::seconds(1), policy.interval);
     while (!loop->stopped) {
       const auto now = Clock::now();
       Clock::duration wait = policy.interval;
@@ -99,11 +97,6 @@ void HealthMonitor::StartLoop(const BackendTarget& target) {
         if (loop->stopped) break;
         const auto done = Clock::now();
         const bool changed = loop->health->RecordProbe(result, done - now, done);
-        if (result.ok()) {
-          backoff.Reset();
-        } else {
-          wait = std::min<Clock::duration>(backoff.Next(), policy.interval);
-        }
         if (changed || result.ok()) self->on_change_(loop->target.name, loop->health->Advertised(), changed);
       } else {
         wait = std::max<Clock::duration>(loop->health->NextProbeAllowed(now) - now, std::chrono::milliseconds(1));

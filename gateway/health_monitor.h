@@ -2,10 +2,10 @@
 //
 // The health monitor: one probe loop per configured backend, on the gateway's executor. Each loop keeps
 // a backend session of its own (initialize once, then `ping`; a backend that lost the session is
-// re-initialized by the session itself) and feeds every result to the backend's BackendHealth. A
-// healthy backend is probed every `healthCheckInterval`; a failing one sooner, with backoff and jitter
-// (1 s doubling, never later than the interval); not at all while its circuit breaker is open, except
-// for the half-open probe.
+// re-initialized by the session itself) and feeds every result to the backend's BackendHealth. Every
+// backend is probed every `healthCheckInterval` (so `unhealthyThreshold` failures span that many
+// intervals, as configured); not at all while its circuit breaker is open, except for the half-open
+// probe. (Reconnecting is not the monitor's job: sessions and streams do it with their own backoff.)
 //
 // `on_change` runs (on the executor) after every probe whose result matters to client sessions: the
 // backend entered or left the aggregate, or it answered (sessions that could not connect to it may now).

@@ -102,11 +102,6 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::st
 
 constexpr char kNotSentPayload[] = "type.vmcp/transport.NotSent";
 
-absl::Status MarkNotSent(absl::Status s) {
-  if (!s.ok()) s.SetPayload(kNotSentPayload, absl::Cord("1"));
-  return s;
-}
-
 bool IsStaleConnectionError(const beast::error_code& ec) {
   return ec == asio::error::eof || ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
          ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
@@ -638,6 +633,11 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> HttpClient::Ope
                                                                                  const Endpoint& endpoint,
                                                                                  StreamOptions options) {
   return impl_->Open(url, std::move(request), endpoint, options);
+}
+
+absl::Status MarkNotSent(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kNotSentPayload, absl::Cord("1"));
+  return status;
 }
 
 bool WasNotSent(const absl::Status& status) { return status.GetPayload(kNotSentPayload).has_value(); }

@@ -82,6 +82,7 @@ struct PoolStats {
 // no connection came free): the peer cannot have acted on it, so retrying it is safe. The mark survives
 // copies of the status, including a re-worded one made with CopyNotSentMark.
 bool WasNotSent(const absl::Status& status);
+absl::Status MarkNotSent(absl::Status status);
 // `to` with the not-sent mark of `from` (if any).
 absl::Status CopyNotSentMark(const absl::Status& from, absl::Status to);
 
