@@ -135,6 +135,7 @@ asio::awaitable<absl::Status> JwksCache::SharedFetch(bool respect_rate_limit) {
     if (flight_) {
       wait = std::make_shared<StatusChannel>(executor, 1);
       flight_->waiters.push_back(wait);
+      coalesced_.fetch_add(1);
     } else {
       const TimePoint now = options_.clock();
       if (respect_rate_limit && last_attempt_ && now - *last_attempt_ < options_.min_refresh_interval &&

@@ -83,6 +83,8 @@ class JwksCache : public std::enable_shared_from_this<JwksCache> {
   uint64_t jwks_fetches() const { return jwks_fetches_.load(); }
   uint64_t discovery_fetches() const { return discovery_fetches_.load(); }
   uint64_t refresh_failures() const { return refresh_failures_.load(); }
+  // Callers that waited for a fetch another caller had started (single-flight).
+  uint64_t coalesced() const { return coalesced_.load(); }
 
  private:
   struct Flight;
@@ -110,6 +112,7 @@ class JwksCache : public std::enable_shared_from_this<JwksCache> {
   std::atomic<uint64_t> jwks_fetches_{0};
   std::atomic<uint64_t> discovery_fetches_{0};
   std::atomic<uint64_t> refresh_failures_{0};
+  std::atomic<uint64_t> coalesced_{0};
 };
 
 }  // namespace vmcp::auth
