@@ -302,9 +302,10 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<absl::Status> Handshake() {
     Json caps;
     {
+      // (the old session id stays until the new one arrives: calls sent meanwhile carry the old one,
+      // are refused as lost, and wait for this handshake rather than going out with none)
       std::lock_guard lock(mu_);
       caps = client_capabilities_;
-      session_id_.clear();
     }
     // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
     // coroutine's by-value parameter twice.
@@ -420,21 +421,23 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     const bool is_request = message.contains("method") && message.contains("id");
     const Json id = is_request ? message["id"] : Json();
     transport::Request req = BaseRequest("POST");
+    if (initialize) req.headers.Remove("Mcp-Session-Id");  // a new session
     AddTrace(req, call_events ? call_events->Trace() : nullptr);
     req.headers.Set("Content-Type", "application/json");
     req.headers.Set("Accept", "application/json, text/event-stream");
     req.body = message.dump();
     const auto deadline = Clock::now() + target_.timeout;
 
-    auto opened = co_await OpenRetrying(req, deadline);
+    // (only on a session that was up: a backend down at the first handshake is reported at once)
+    const bool may_retry = !initialize && generation_.load() > 0;
+    auto opened = co_await OpenRetrying(req, may_retry ? deadline : Clock::now());
     if (!opened.ok()) co_return Failure(opened.status());
     std::unique_ptr<transport::ResponseStream> stream = std::move(*opened);
     const int status = stream->status();
-    if (initialize) {
-      if (auto sid = stream->headers().Get("Mcp-Session-Id")) {
-        std::lock_guard lock(mu_);
-        session_id_ = std::string(*sid);
-      }
+    if (initialize && status >= 200 && status < 300) {
+      auto sid = stream->headers().Get("Mcp-Session-Id");
+      std::lock_guard lock(mu_);
+      session_id_ = sid ? std::string(*sid) : std::string();  // none: a stateless server
     }
     if (status == 202 || (!is_request && status >= 200 && status < 300)) {
       co_await Drain(*stream);
@@ -443,7 +446,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     if (status == 404 || (status == 400 && !initialize)) {
       std::string body = co_await ReadAll(*stream, deadline);
       // Real servers answer an unknown session with 404 (the spec) or 400 "Session not found".
-      if (status == 404 || body.find("ession not found") != std::string::npos || body.find("-32001") != std::string::npos) {
+      // (and the SDK servers' 400 "no valid session ID provided" to a request that had none)
+      if (status == 404 || body.find("ession not found") != std::string::npos || body.find("-32001") != std::string::npos ||
+          body.find("valid session ID") != std::string::npos) {
         co_return absl::NotFoundError(absl::StrCat("backend ", target_.name, ": session not found (HTTP ", status, ")"));
       }
       co_return Failure(absl::StrCat("HTTP ", status, ": ", body.substr(0, 200)));

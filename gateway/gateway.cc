@@ -68,6 +68,9 @@ constexpr size_t kMaxBufferedForClient = 1024;         // messages waiting for t
 constexpr size_t kReplayEvents = 128;
 constexpr size_t kReplayBytes = 512 * 1024;
 constexpr auto kReplayAge = std::chrono::minutes(5);
+// A call whose answer was handed to its open stream keeps its events this much longer only: enough for a
+// client whose connection broke as the answer was written to come back (it is told to retry after 1 s).
+constexpr auto kReplayAfterAnswer = std::chrono::seconds(30);
 constexpr auto kClientAnswerTimeout = std::chrono::minutes(5);  // sampling / elicitation answers
 constexpr int64_t kClientRetryMs = 1000;                       // the `retry:` advised on call streams
 
@@ -474,8 +477,9 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     return call;
   }
 
-  // The call's answer went out: its stream ends. When the answer reached an open stream, the call's
-  // kept events are dropped (the client has them); otherwise they stay for a client that resumes.
+  // The call's answer went out: its stream ends. When the answer was handed to an open stream, the
+  // call's kept events expire soon (the client most likely has them); otherwise they stay for a client
+  // that resumes.
   void FinishCall(const std::shared_ptr<CallStream>& call, bool delivered) {
     {
       std::lock_guard lock(call->mu);
@@ -485,11 +489,10 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::lock_guard lock(mu_);
     live_calls_.erase(call->key);
     if (delivered && replay_) {
-      std::erase_if(*replay_, [&](const Kept& k) {
-        if (k.stream != call->key) return false;
-        replay_bytes_ -= k.data.size();
-        return true;
-      });
+      const auto soon = Clock::now() + kReplayAfterAnswer;
+      for (Kept& k : *replay_) {
+        if (k.stream == call->key) k.expires = std::min(k.expires, soon);
+      }
     }
   }
 
@@ -550,10 +553,14 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     const auto now = Clock::now();
     std::lock_guard lock(mu_);
     if (!replay_) replay_ = std::make_unique<std::deque<Kept>>();
-    replay_->push_back(Kept{id, key, now, data});
+    std::erase_if(*replay_, [&](const Kept& k) {
+      if (k.expires > now) return false;
+      replay_bytes_ -= k.data.size();
+      return true;
+    });
+    replay_->push_back(Kept{id, key, now + kReplayAge, data});
     replay_bytes_ += data.size();
-    while (!replay_->empty() && (replay_->size() > kReplayEvents || replay_bytes_ > kReplayBytes ||
-                                 now - replay_->front().at > kReplayAge)) {
+    while (!replay_->empty() && (replay_->size() > kReplayEvents || replay_bytes_ > kReplayBytes)) {
       replay_bytes_ -= replay_->front().data.size();
       replay_->pop_front();
     }
@@ -564,7 +571,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::lock_guard lock(mu_);
     if (!replay_) return out;
     for (const Kept& k : *replay_) {
-      if (k.stream != key || k.id <= after || k.data.empty()) continue;
+      if (k.stream != key || k.id <= after || k.data.empty() || k.expires <= Clock::now()) continue;
       transport::SseEvent ev;
       ev.id = std::to_string(k.id);
       ev.has_id = true;
@@ -756,7 +763,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   struct Kept {
     uint64_t id;
     uint64_t stream;  // 0: the standalone stream
-    Clock::time_point at;
+    Clock::time_point expires;
     std::string data;  // "" for a priming event (kept only to know its stream)
   };
   std::unique_ptr<std::deque<Kept>> replay_;  // guarded by mu_; made with the first event

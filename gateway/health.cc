@@ -214,7 +214,7 @@ bool BackendHealth::Advertised() const {
 
 bool BackendHealth::LooksUp() const {
   std::lock_guard lock(mu_);
-  return s_.status != HealthStatus::kUnhealthy && s_.circuit != CircuitState::kOpen;
+  return s_.status != HealthStatus::kUnhealthy && s_.consecutive_failures == 0 && s_.circuit != CircuitState::kOpen;
 }
 
 HealthSnapshot BackendHealth::Snapshot() const {

@@ -89,7 +89,7 @@ class BackendHealth {
 
   // In the aggregate: healthy, degraded, or not yet known to be down.
   bool Advertised() const;
-  // A reconnect is worth waiting for (not unhealthy, breaker not open).
+  // A reconnect is worth waiting for: the last probe succeeded (or none ran yet) and the breaker is not open.
   bool LooksUp() const;
   HealthSnapshot Snapshot() const;
 

@@ -24,7 +24,48 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
-Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {}
+Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {
+  if (!sink_) writer_ = std::thread([this] { Drain(); });
+}
+
+Logger::~Logger() {
+  if (!writer_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  writer_.join();
+}
+
+// Writes what is queued in one go, as long as the logger lives (and what is left when it ends).
+void Logger::Drain() {
+  std::string batch;
+  std::unique_lock lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || dropped_ > 0; });
+    batch.clear();
+    for (std::string& line : queue_) {
+      batch += line;
+      batch += '\n';
+    }
+    queue_.clear();
+    if (dropped_ > 0) {
+      batch += "{\"time\":";
+      batch += nlohmann::json(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())).dump();
+      batch += ",\"level\":\"warn\",\"msg\":\"log lines dropped: the log reader is too slow\",\"dropped\":";
+      batch += std::to_string(dropped_);
+      batch += "}\n";
+      dropped_ = 0;
+    }
+    const bool last = stopping_;
+    lock.unlock();
+    std::fwrite(batch.data(), 1, batch.size(), stderr);
+    std::fflush(stderr);
+    lock.lock();
+    if (last && queue_.empty()) return;
+  }
+}
 
 void Logger::Log(LogLevel level, const char* msg, Fields fields) {
   if (!enabled(level)) return;
@@ -56,13 +97,20 @@ void Logger::Write(LogLevel level, const char* msg, nlohmann::json& fields) {
     line += it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   line += "}";
-  std::lock_guard lock(mu_);
   if (sink_) {
+    std::lock_guard lock(mu_);
     sink_(line);
-  } else {
-    line += "\n";
-    std::fwrite(line.data(), 1, line.size(), stderr);
+    return;
   }
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= kMaxQueued) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(line));
+  }
+  cv_.notify_one();
 }
 
 std::string SessionTag(const std::string& session_id) { return session_id.substr(0, 8); }

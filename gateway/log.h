@@ -2,7 +2,9 @@
 //
 // Structured logs: one JSON object a line (time, level, msg, then the event's fields: request id,
 // session prefix, method, backend, duration, trace id, ...). Lines go to the sink the host chose
-// (stderr by default), written whole under a lock so concurrent lines never interleave. Values are
+// (stderr by default), whole, so concurrent lines never interleave. Stderr is written by a thread of
+// the logger's own from a bounded queue: a request never waits on a slow or blocked log reader, and
+// when the queue is full lines are dropped and counted (a line saying how many follows). Values are
 // escaped by the JSON library; callers pass no tokens, secrets or full session ids (SessionTag()
 // shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
 //
@@ -10,10 +12,14 @@
 //   log.Info("mcp request", {{"method", "tools/call"}, {"duration_ms", 1.7}});
 #pragma once
 
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "nlohmann/json.hpp"
@@ -28,6 +34,9 @@ class Logger {
   using Fields = std::initializer_list<std::pair<const char*, nlohmann::json>>;
 
   Logger(LogLevel level, Sink sink);
+  ~Logger();  // writes what is queued
+  Logger(const Logger&) = delete;
+  Logger& operator=(const Logger&) = delete;
 
   bool enabled(LogLevel level) const { return level >= level_; }
   void Log(LogLevel level, const char* msg, Fields fields);
@@ -39,9 +48,18 @@ class Logger {
 
  private:
   void Write(LogLevel level, const char* msg, nlohmann::json& object);
+  void Drain();  // the stderr writer thread
+
   const LogLevel level_;
   Sink sink_;
   std::mutex mu_;
+  // Stderr (no sink): lines queued for the writer thread.
+  static constexpr size_t kMaxQueued = 8192;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;  // guarded by mu_
+  uint64_t dropped_ = 0;           // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::thread writer_;
 };
 
 // The first 8 characters of a session id: correlates log lines without revealing the session.

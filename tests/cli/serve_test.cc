@@ -4,9 +4,11 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -207,6 +209,79 @@ TEST(ServeCommand, ConfigFileChangesAreAppliedAndBadOnesRefused) {
   EXPECT_NE(status.find("\"name\":\"fourth\""), std::string::npos) << status;
   EXPECT_NE(status.find("\"last_error\":\"\""), std::string::npos) << status;
 
+  ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
+  EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
+}
+
+// The ConfigMap as kubelet updates it (a timestamped directory, `..data` swapped to it by an atomic
+// rename, `config.yaml` a symlink through `..data`), swapped four times (a backend added, changed,
+// removed; then an invalid config) while the official SDK client calls an untouched backend in a loop:
+// not one of its calls fails, and its session never changes.
+TEST(ServeCommand, KubeletStyleSwapsUnderLoadNeverFailCallsOnUntouchedBackends) {
+  ASSERT_FALSE(testing::PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
+  int clash_port = 0;
+  auto clash = testing::StartPeer("clash-backend.mjs", {"--port", "0"}, clash_port);
+  ASSERT_GT(clash_port, 0) << clash->output();
+  int conf_port = 0;
+  auto conf = testing::StartPeer("conformance-backend.mjs", {"--port", "0"}, conf_port);
+  ASSERT_GT(conf_port, 0) << conf->output();
+
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/configmap";
+  mkdir(dir.c_str(), 0755);
+  int generation = 0;
+  std::string current;
+  auto publish = [&](const std::string& yaml) {
+    const std::string stamp = "..2026_11_23_00_00_00." + std::to_string(++generation);
+    ASSERT_EQ(mkdir((dir + "/" + stamp).c_str(), 0755), 0);
+    std::ofstream(dir + "/" + stamp + "/config.yaml") << yaml;
+    const std::string tmp = dir + "/..data_tmp";
+    ASSERT_EQ(symlink(stamp.c_str(), tmp.c_str()), 0);
+    ASSERT_EQ(rename(tmp.c_str(), (dir + "/..data").c_str()), 0);
+    if (generation == 1) ASSERT_EQ(symlink("..data/config.yaml", (dir + "/config.yaml").c_str()), 0);
+    if (!current.empty()) {
+      std::remove((dir + "/" + current + "/config.yaml").c_str());
+      rmdir((dir + "/" + current).c_str());
+    }
+    current = stamp;
+  };
+  const std::string clash_entry = testing::BackendEntry("clash", clash_port);
+  const std::string aggregation = testing::PrefixAggregation();
+  publish(testing::VmcpConfig(clash_entry, aggregation));
+  ChildProcess vmcp({"/bin/sh", "-c", "exec ./vmcp serve --config=" + dir + "/config.yaml --port=0 2>&1"});
+  const int port = vmcp.WaitForListening(20000, "vmcp: serving \"e2e-vmcp\" at http://127.0.0.1:");
+  ASSERT_GT(port, 0) << vmcp.output();
+
+  ChildProcess client({testing::NodeBinary(), testing::PeersDir() + "/sdk-client.mjs", "--url",
+                       "http://127.0.0.1:" + std::to_string(port) + "/mcp", "--script", "loop", "--tool", "clash_echo",
+                       "--args", R"({"message":"steady"})", "--count", "2000", "--timeout-ms", "5000", "--deadline-ms", "60000"});
+  ASSERT_NE(client.WaitForLineContaining("CALLED 50 "), "") << client.output();
+
+  // Added, changed (another URL for the same server), removed: each applied.
+  publish(testing::VmcpConfig(clash_entry + testing::BackendEntry("conf", conf_port), aggregation));
+  ASSERT_NE(vmcp.WaitForLineContaining("config file changed: applied"), "") << vmcp.output();
+  std::string changed = testing::BackendEntry("conf", conf_port);
+  changed.replace(changed.find("127.0.0.1"), 9, "localhost");
+  publish(testing::VmcpConfig(clash_entry + changed, aggregation));
+  ASSERT_NE(vmcp.WaitForLineContaining("config file changed: applied"), "") << vmcp.output();
+  publish(testing::VmcpConfig(clash_entry, aggregation));
+  ASSERT_NE(vmcp.WaitForLineContaining("config file changed: applied"), "") << vmcp.output();
+  // Invalid: refused, the last good config keeps serving.
+  publish(testing::VmcpConfig(clash_entry, aggregation) + "unknownTopLevelKey: 1\n");
+  ASSERT_NE(vmcp.WaitForLineContaining("config refused"), "") << vmcp.output();
+
+  const int client_exit = client.ReadAllAndWait();
+  if (client_exit != 0) vmcp.WaitForLineContaining("(the gateway's log so far)", 1000);
+  ASSERT_EQ(client_exit, 0) << client.output() << "\n--- vmcp:\n" << vmcp.output();
+  const std::string& out = client.output();
+  const size_t json_at = out.rfind("\n{");
+  ASSERT_NE(json_at, std::string::npos) << out;
+  const std::string result = out.substr(json_at + 1);
+  EXPECT_NE(result.find("\"loopOk\":2000"), std::string::npos) << result;
+  EXPECT_NE(result.find("\"loopErrors\":[]"), std::string::npos) << result;
+  EXPECT_NE(result.find("\"sameSession\":true"), std::string::npos) << result;
+  const std::string status = GetText(port, "/status");
+  EXPECT_NE(status.find("\"reloads_applied\":3"), std::string::npos) << status;
+  EXPECT_NE(status.find("\"reloads_refused\":1"), std::string::npos) << status;
   ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
   EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
 }

@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
+#include <thread>
+#include <condition_variable>
 #include <future>
 
 #include "config/loader.h"
@@ -470,6 +473,7 @@ class ClashBackendE2E : public ::testing::Test {
     options.log_sink = [this](const std::string& line) {
       std::lock_guard lock(log_mu_);
       log_lines_.push_back(line);
+      log_cv_.notify_all();
     };
     return options;
   }
@@ -487,11 +491,49 @@ class ClashBackendE2E : public ::testing::Test {
     return Json::parse(r["result"]["content"][0].value("text", "{}"), nullptr, false);
   }
 
+  // Waits (bounded) for a log line with message `msg` whose `backend` field is `backend`, counting from
+  // line `from` on; returns the index of the line after it, or 0 when none came in time.
+  size_t WaitForLog(const std::string& msg, const std::string& backend, size_t from, int timeout_ms = 20000) {
+    std::unique_lock lock(log_mu_);
+    size_t next = from;
+    size_t found = 0;
+    log_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] {
+      for (; next < log_lines_.size(); ++next) {
+        Json line = Json::parse(log_lines_[next], nullptr, false);
+        if (line.value("msg", "") == msg && line.value("backend", "") == backend) {
+          found = next + 1;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  size_t LogCount() {
+    std::lock_guard lock(log_mu_);
+    return log_lines_.size();
+  }
+
+  void RestartClash() {
+    clash_.reset();  // SIGTERM: the process and all its sessions are gone
+    int again = 0;
+    clash_ = StartPeer("clash-backend.mjs", {"--port", std::to_string(clash_port_)}, again);
+    ASSERT_EQ(again, clash_port_) << clash_->output();
+  }
+
+  Json Get(uint16_t port, const std::string& path) {
+    auto r = io_.Run(client_.Send(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + path),
+                                  transport::Request{}, {}));
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? Json::parse(r->body, nullptr, false) : Json();
+  }
+
   std::unique_ptr<ChildProcess> clash_;
   int clash_port_ = 0;
   IoThread io_{1};
   transport::HttpClient client_{io_.executor()};
   std::mutex log_mu_;
+  std::condition_variable log_cv_;
   std::vector<std::string> log_lines_;
 };
 
@@ -829,4 +871,254 @@ TEST_F(GatewayE2E, LegacySseClientsGetTheEndpointAndTheirAnswersOnTheStream) {
   gw->Stop(std::chrono::seconds(2));
 }
 
+}  // namespace vmcp
+
+namespace vmcp {
+namespace {
+
+using testing::NodeBinary;
+
+// --- resilience: health, circuit breaking, restarts under load, stream resumption ------------------------
+
+std::string FailureHandling(const std::string& body) {
+  return "operational:\n  failureHandling:\n" + body;
+}
+
+// The official SDK client calls a tool in a loop while its backend is killed and restarted on the same
+// port: the gateway retries calls whose connection could not open, re-initializes the lost backend
+// session, and the client's session never changes. At most the one call in flight at the kill may fail,
+// with an error naming the backend.
+TEST_F(ClashBackendE2E, SdkClientKeepsCallingThroughABackendRestart) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  ChildProcess client({NodeBinary(), PeersDir() + "/sdk-client.mjs", "--url", "http://127.0.0.1:" + std::to_string(port) + "/mcp",
+                       "--script", "loop", "--tool", "clash_echo", "--args", R"({"message":"loop"})", "--count", "400"});
+  ASSERT_NE(client.WaitForLineContaining("CALLED 40 "), "") << client.output();
+  RestartClash();
+  ASSERT_EQ(client.ReadAllAndWait(), 0) << client.output();
+  const std::string& out = client.output();
+  const Json result = Json::parse(out.substr(out.rfind('{', out.rfind("\"ok\""))), nullptr, false);
+  ASSERT_TRUE(result.is_object()) << out.substr(out.size() > 2000 ? out.size() - 2000 : 0);
+  EXPECT_TRUE(result["checks"].value("sameSession", false)) << result.dump();
+  EXPECT_GE(result.value("loopOk", 0), 399) << result["loopErrors"].dump();
+  for (const Json& e : result["loopErrors"]) EXPECT_NE(e.dump().find("backend clash"), std::string::npos) << e.dump();
+  EXPECT_EQ(result.value("loopLastText", ""), "clash: echo: loop");
+  EXPECT_NE(out.find("CALLED 400 ok"), std::string::npos);
+  GatewayMetrics m = gw->Metrics();
+  ASSERT_EQ(m.backends.size(), 1u);
+  EXPECT_GE(m.backends[0].reinitializations, 1u) << "the restart happened during the loop";
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// The monitor takes a backend that stops answering out of the aggregate after unhealthyThreshold probes
+// (clients told list_changed), reports it, and brings it back when it answers again.
+TEST_F(ClashBackendE2E, HealthChecksTakeADownBackendOutAndBringItBack) {
+  int conf_port = 0;
+  auto conf = StartPeer("conformance-backend.mjs", {"--port", "0"}, conf_port);
+  ASSERT_GT(conf_port, 0) << conf->output();
+  uint16_t port = 0;
+  const std::string yaml = Config(Backend("clash", clash_port_) + Backend("conf", conf_port), kPrefix) +
+                           FailureHandling("    healthCheckInterval: 200ms\n    unhealthyThreshold: 2\n"
+                                           "    partialFailureMode: best_effort\n");
+  auto gw = StartGateway(yaml, port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  transport::Request get;
+  get.method = "GET";
+  get.headers.Set("Accept", "text/event-stream");
+  get.headers.Set("Mcp-Session-Id", mcp.session);
+  auto opened = io_.Run(client_.Open(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp"),
+                                     std::move(get), {}, transport::StreamOptions{true}));
+  ASSERT_TRUE(opened.ok() && (*opened)->status() == 200);
+  auto tool_names = [&] {
+    std::set<std::string> names;
+    const Json listed = mcp.Request("tools/list", Json::object());
+    for (const Json& t : listed["result"]["tools"]) names.insert(t["name"]);
+    return names;
+  };
+  ASSERT_TRUE(tool_names().count("clash_echo"));
+  auto is_list_changed = [](const Json& m) { return m.value("method", "") == "notifications/tools/list_changed"; };
+
+  const size_t mark = LogCount();
+  clash_.reset();
+  ASSERT_GT(WaitForLog("backend left the aggregate", "clash", mark), 0u);
+  auto events = ReadEvents(io_, **opened, is_list_changed);
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), is_list_changed)) << Json(events).dump();
+  std::set<std::string> names = tool_names();
+  EXPECT_FALSE(names.count("clash_echo"));
+  EXPECT_TRUE(names.count("conf_test_simple_text"));
+
+  const Json health = Get(port, "/api/backends/health");
+  EXPECT_EQ(health["monitoring_enabled"], true);
+  EXPECT_EQ(health["summary"]["Total"], 2);
+  EXPECT_EQ(health["summary"]["Unhealthy"], 1);
+  EXPECT_EQ(health["summary"]["Healthy"], 1);
+  const Json& clash = health["backends"]["clash"];
+  EXPECT_EQ(clash["Status"], "unhealthy") << health.dump();
+  EXPECT_GE(clash["ConsecutiveFailures"].get<int>(), 2);
+  EXPECT_EQ(clash["LastErrorCategory"], "connection_failed") << health.dump();
+  EXPECT_EQ(clash["CircuitState"], "disabled");
+  EXPECT_TRUE(clash["LastCheckTime"].is_string());
+  EXPECT_EQ(health["backends"]["conf"]["Status"], "healthy");
+  const Json status = Get(port, "/status");
+  for (const Json& b : status["backends"]) {
+    if (b["name"] == "clash") EXPECT_EQ(b["health"], "unhealthy") << status.dump();
+  }
+  auto metrics = testing::ParsePromText(gw->PrometheusText());
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_EQ(metrics->Get("vmcp_backend_health{backend=\"clash\",state=\"unhealthy\"}"), 1);
+
+  const size_t mark2 = LogCount();
+  RestartClash();
+  ASSERT_GT(WaitForLog("backend back in the aggregate", "clash", mark2), 0u);
+  events = ReadEvents(io_, **opened, is_list_changed);
+  EXPECT_TRUE(std::any_of(events.begin(), events.end(), is_list_changed)) << Json(events).dump();
+  names = tool_names();
+  EXPECT_TRUE(names.count("clash_echo")) << mcp.last.body;
+  Json call = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "back"}}}});
+  EXPECT_EQ(call["result"]["content"][0]["text"], "clash: echo: back") << call.dump();
+  (*opened)->Close();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// The circuit breaker gates calls: after failureThreshold failed calls it fails the next ones fast with
+// a clear error; after its timeout one call goes through as the probe, and its success closes it.
+TEST_F(ClashBackendE2E, CircuitBreakerFailsCallsFastAndClosesAfterAProbe) {
+  uint16_t port = 0;
+  const std::string yaml = Config(Backend("clash", clash_port_), kPrefix) +
+                           "  timeouts:\n    default: 1s\n" +
+                           "  failureHandling:\n    healthCheckInterval: 10m\n"
+                           "    circuitBreaker:\n      enabled: true\n      failureThreshold: 2\n      timeout: 1s\n";
+  auto gw = StartGateway(std::string(yaml).replace(yaml.find("  timeouts:"), 0, "operational:\n"), port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  auto call = [&](const std::string& message) {
+    return mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", message}}}});
+  };
+  ASSERT_EQ(call("up")["result"]["content"][0]["text"], "clash: echo: up");
+  clash_.reset();
+  for (int i = 0; i < 2; ++i) {
+    Json failed = call("down");
+    EXPECT_TRUE(failed["result"].value("isError", false)) << failed.dump();
+  }
+  const auto before = std::chrono::steady_clock::now();
+  Json fast = call("fast");
+  const auto took = std::chrono::steady_clock::now() - before;
+  ASSERT_TRUE(fast["result"].value("isError", false)) << fast.dump();
+  const std::string text = fast["result"]["content"][0]["text"];
+  EXPECT_NE(text.find("backend clash: circuit breaker open after 2 consecutive failures"), std::string::npos) << text;
+  EXPECT_LT(took, std::chrono::milliseconds(500)) << "an open breaker answers without trying the backend";
+  Json health = Get(port, "/api/backends/health");
+  EXPECT_EQ(health["backends"]["clash"]["CircuitState"], "open") << health.dump();
+  auto metrics = testing::ParsePromText(gw->PrometheusText());
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->Get("vmcp_backend_circuit_state{backend=\"clash\",state=\"open\"}"), 1);
+  EXPECT_EQ(metrics->Get("vmcp_backend_circuit_rejections_total{backend=\"clash\"}"), 1);
+
+  RestartClash();
+  // Calls keep failing fast until the breaker's timeout passes; then one is the probe and succeeds.
+  Json ok;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    ok = call("again");
+    if (ok.contains("result") && !ok["result"].value("isError", false)) break;
+    // Pacing between attempts (the breaker's timeout is a time, not an event to wait on).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(ok["result"]["content"][0]["text"], "clash: echo: again") << ok.dump();
+  health = Get(port, "/api/backends/health");
+  EXPECT_EQ(health["backends"]["clash"]["CircuitState"], "closed") << health.dump();
+  metrics = testing::ParsePromText(gw->PrometheusText());
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_EQ(metrics->Get("vmcp_backend_circuit_opens_total{backend=\"clash\"}"), 1);
+  EXPECT_EQ(metrics->Get("vmcp_backend_circuit_state{backend=\"clash\",state=\"closed\"}"), 1);
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// A client that loses a tool call's stream comes back with GET + Last-Event-ID: while the call runs, the
+// rest of it arrives on the new stream; after it ended, its kept answer is replayed. Exactly once.
+TEST_F(ClashBackendE2E, AClientResumesACutCallStreamWithLastEventId) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port, CapturingLogs());
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  const auto url = *transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp");
+  // Starts a slow call on an SSE stream, reads its priming event, and cuts the stream.
+  auto start_and_cut = [&](int id, int ms) -> std::string {
+    transport::Request post;
+    post.method = "POST";
+    post.headers.Set("Content-Type", "application/json");
+    post.headers.Set("Accept", "application/json, text/event-stream");
+    post.headers.Set("Mcp-Session-Id", mcp.session);
+    post.body = Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", "tools/call"},
+                     {"params", {{"name", "clash_sleep"}, {"arguments", {{"ms", ms}}}}}}.dump();
+    auto opened = io_.Run(client_.Open(url, std::move(post), {}, transport::StreamOptions{true}));
+    EXPECT_TRUE(opened.ok() && (*opened)->status() == 200);
+    if (!opened.ok()) return "";
+    transport::SseParser parser;
+    std::vector<transport::SseEvent> events;
+    while (events.empty()) {
+      auto chunk = io_.Run((*opened)->Read(std::chrono::seconds(10)));
+      if (!chunk.ok() || chunk->empty()) break;
+      EXPECT_TRUE(parser.Feed(*chunk, events).ok());
+    }
+    EXPECT_FALSE(events.empty());
+    (*opened)->Close();
+    return events.empty() ? "" : events[0].id;
+  };
+  auto resume = [&](const std::string& last_event_id) {
+    transport::Request get;
+    get.method = "GET";
+    get.headers.Set("Accept", "text/event-stream");
+    get.headers.Set("Mcp-Session-Id", mcp.session);
+    get.headers.Set("Last-Event-ID", last_event_id);
+    auto opened = io_.Run(client_.Open(url, std::move(get), {}, transport::StreamOptions{true}));
+    EXPECT_TRUE(opened.ok() && (*opened)->status() == 200);
+    std::vector<Json> got;
+    if (opened.ok()) got = ReadEvents(io_, **opened, nullptr);  // to the end: the gateway closes it after the answer
+    return got;
+  };
+  auto answers = [](const std::vector<Json>& events, int id) {
+    int n = 0;
+    for (const Json& e : events) n += e.value("id", -1) == id && e.contains("result");
+    return n;
+  };
+
+  // Resumed while the call still runs: the answer comes on the new stream.
+  const std::string primed = start_and_cut(41, 800);
+  ASSERT_FALSE(primed.empty());
+  std::vector<Json> events = resume(primed);
+  EXPECT_EQ(answers(events, 41), 1) << Json(events).dump();
+  for (const Json& e : events) {
+    if (e.value("id", -1) == 41) EXPECT_EQ(e["result"]["content"][0]["text"], "clash: slept 800");
+  }
+
+  // Resumed after the call ended: the kept answer is replayed.
+  const size_t mark = LogCount();
+  const std::string primed2 = start_and_cut(42, 100);
+  ASSERT_FALSE(primed2.empty());
+  // (the gateway's per-request log line says the call was answered)
+  {
+    std::unique_lock lock(log_mu_);
+    ASSERT_TRUE(log_cv_.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (size_t i = mark; i < log_lines_.size(); ++i) {
+        Json line = Json::parse(log_lines_[i], nullptr, false);
+        if (line.value("msg", "") == "mcp request" && line.value("request_id", "") == "42") return true;
+      }
+      return false;
+    }));
+  }
+  events = resume(primed2);
+  EXPECT_EQ(answers(events, 42), 1) << Json(events).dump();
+  // Resuming the same id again replays it again (a client that lost the resumed stream too).
+  events = resume(primed2);
+  EXPECT_EQ(answers(events, 42), 1) << Json(events).dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+}  // namespace
 }  // namespace vmcp

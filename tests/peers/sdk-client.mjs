@@ -13,6 +13,9 @@
 //                               `calls` as {name, result} or {name, error}; checks.callsOk: all answered
 //                               without isError)
 //   everything: [--log-wait-ms N] (against server-everything, directly or behind the gateway)
+//   loop:       --tool NAME --count N [--args JSON]  calls NAME N times in a row on one session, printing
+//               `CALLED <i> ok|error` after each call (so a test can act mid-run); failures in
+//               `loopErrors`, successes in `loopOk`, checks.sameSession: the session id never changed
 //   listchanged: --tool ADDER --expect NAME   calls ADDER {name: <NAME without --prefix>}, waits for
 //               notifications/tools/list_changed, lists again and calls NAME (against clash-backend.mjs)
 //
@@ -75,6 +78,7 @@ function parseArgs(argv) {
       case '--prompt-prefix': o.promptPrefix = val(); break;
       case '--tool': o.tool = val(); break;
       case '--expect': o.expect = val(); break;
+      case '--count': o.count = Number(val()); break;
       case '--args': o.args = JSON.parse(val()); break;
       case '--calls': {
         o.calls = JSON.parse(val());
@@ -381,6 +385,32 @@ async function main() {
       rootsRequested: out.serverRequests.some((r) => r.method === 'roots/list'),
     };
     out.logNotificationsBeforeToggle = logsBefore;
+  } else if (o.script === 'loop') {
+    if (!o.tool || !(o.count > 0)) {
+      clearTimeout(deadline);
+      return fail(new Error('--script loop needs --tool NAME and --count N'));
+    }
+    const sessionBefore = transport.sessionId;
+    out.loopOk = 0;
+    out.loopErrors = [];
+    for (let i = 1; i <= o.count; i++) {
+      let outcome = 'ok';
+      try {
+        const r = await client.callTool({ name: o.tool, arguments: o.args ?? {} }, CallToolResultSchema, reqOpts);
+        if (r.isError) {
+          outcome = 'error';
+          out.loopErrors.push({ i, text: textOf(r) });
+        } else {
+          out.loopOk++;
+          out.loopLastText = textOf(r);
+        }
+      } catch (e) {
+        outcome = 'error';
+        out.loopErrors.push({ i, error: String(e?.message ?? e) });
+      }
+      process.stdout.write(`CALLED ${i} ${outcome}\n`);
+    }
+    out.checks.sameSession = Boolean(sessionBefore) && transport.sessionId === sessionBefore;
   } else if (o.script === 'listchanged') {
     if (!o.tool || !o.expect) {
       clearTimeout(deadline);
@@ -413,7 +443,7 @@ async function main() {
   } else {
     clearTimeout(deadline);
     await client.close().catch(() => {});
-    return fail(new Error(`unknown --script ${o.script} (smoke|everything|listchanged)`));
+    return fail(new Error(`unknown --script ${o.script} (smoke|everything|loop|listchanged)`));
   }
 
   if (o.terminate && typeof transport.terminateSession === 'function') {
