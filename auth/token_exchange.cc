@@ -123,7 +123,8 @@ absl::StatusOr<TokenResponse> ParseTokenResponse(int http_status, std::string_vi
       }
     }
     if (v < 0) return absl::FailedPreconditionError(absl::StrCat(what, ": expires_in is not a non-negative number"));
-    r.expires_in = v;
+    constexpr int64_t kTenYears = int64_t{10} * 365 * 24 * 3600;  // beyond that, no clock arithmetic is safe
+    r.expires_in = std::min(v, kTenYears);
   }
   return r;
 }
