@@ -71,6 +71,7 @@ class IncomingAuthenticator {
   bool anonymous() const { return anonymous_; }
 
   // Authenticates one request from its Authorization header value ("" when the request has none).
+  // `authorization` must outlive the call (co_await it at once).
   // Failures: UNAUTHENTICATED (no token, malformed header, bad token: 401), PERMISSION_DENIED (a
   // required scope missing: 403), UNAVAILABLE (the IdP could not be reached and nothing is cached: 503).
   boost::asio::awaitable<absl::StatusOr<Identity>> Authenticate(const std::string& authorization);

@@ -373,7 +373,8 @@ TEST_F(IdpTest, FiftyConcurrentFirstRequestsCauseOneExchange) {
   const Identity alice = User("alice");
   const transport::Headers none;
   std::vector<std::future<absl::StatusOr<HeaderList>>> calls;
-  for (int i = 0; i < 50; ++i) calls.push_back(io_.Spawn(outgoing->HeadersFor("github", &alice, none)));
+  const std::string backend = "github";  // outlives the spawned calls
+  for (int i = 0; i < 50; ++i) calls.push_back(io_.Spawn(outgoing->HeadersFor(backend, &alice, none)));
   std::set<std::string> tokens;
   for (auto& f : calls) {
     auto h = f.get();
