@@ -224,6 +224,13 @@ asio::awaitable<absl::StatusOr<Identity>> IncomingAuthenticator::Introspect(std:
     co_return WithOAuthError(absl::UnauthenticatedError("token is not a JWT and no introspection endpoint is configured"),
                              "invalid_token");
   }
+  if (oidc_.client_id.empty()) {
+    // Introspection needs the gateway's own client credentials (RFC 7662 section 2.1); without them
+    // an opaque token cannot be checked, so it is not accepted.
+    co_return WithOAuthError(
+        absl::UnauthenticatedError("token is not a JWT and no client credentials are configured to introspect it"),
+        "invalid_token");
+  }
   std::vector<std::pair<std::string, std::string>> form = {{"token", token}, {"token_type_hint", "access_token"}};
   std::string authorization;
   if (!oidc_.client_id.empty() && !oidc_.client_secret.empty()) {

@@ -119,6 +119,23 @@ class BackendBase : public BackendSession {
     return r;
   }
 
+  // Adds the per-request headers (auth strategy, forwarded client headers) to `req`.
+  asio::awaitable<absl::Status> Decorate(transport::Request& req, const BackendEvents* call) {
+    if (!target_.header_source) co_return absl::OkStatus();
+    auto headers = co_await target_.header_source->Headers(call);
+    if (!headers.ok()) co_return Failure(headers.status());
+    for (const auto& [name, value] : *headers) req.headers.Set(name, value);
+    co_return absl::OkStatus();
+  }
+
+  void Audit(int http_status, const absl::Status& failure, Clock::time_point started, bool auth_failed = false) const {
+    if (!target_.audit) return;
+    const absl::string_view why = failure.message();
+    BackendExchange e{&target_.name, &target_.url, http_status, std::string_view(why.data(), why.size()),
+                      std::chrono::duration<double, std::milli>(Clock::now() - started).count(), auth_failed};
+    target_.audit(e);
+  }
+
   // W3C trace context of the call this request belongs to (its span is the gateway's client span).
   static void AddTrace(transport::Request& req, const TraceContext* trace) {
     if (trace == nullptr) return;
@@ -399,6 +416,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (session.empty()) co_return;
     transport::Request del = BaseRequest("DELETE");
+    if (!(co_await Decorate(del, nullptr)).ok()) co_return;
     co_await client_->Send(target_.url, std::move(del), target_.endpoint, std::chrono::seconds(5));
   }
 
@@ -423,6 +441,11 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     transport::Request req = BaseRequest("POST");
     if (initialize) req.headers.Remove("Mcp-Session-Id");  // a new session
     AddTrace(req, call_events ? call_events->Trace() : nullptr);
+    if (absl::Status s = co_await Decorate(req, call_events.get()); !s.ok()) {
+      Audit(0, s, Clock::now(), /*auth_failed=*/true);
+      co_return s;
+    }
+    const auto sent_at = Clock::now();
     req.headers.Set("Content-Type", "application/json");
     req.headers.Set("Accept", "application/json, text/event-stream");
     req.body = message.dump();
@@ -431,9 +454,13 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     // (only on a session that was up: a backend down at the first handshake is reported at once)
     const bool may_retry = !initialize && generation_.load() > 0;
     auto opened = co_await OpenRetrying(req, may_retry ? deadline : Clock::now());
-    if (!opened.ok()) co_return Failure(opened.status());
+    if (!opened.ok()) {
+      Audit(0, opened.status(), sent_at);
+      co_return Failure(opened.status());
+    }
     std::unique_ptr<transport::ResponseStream> stream = std::move(*opened);
     const int status = stream->status();
+    Audit(status, absl::OkStatus(), sent_at);
     if (initialize && status >= 200 && status < 300) {
       auto sid = stream->headers().Get("Mcp-Session-Id");
       std::lock_guard lock(mu_);
@@ -521,6 +548,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
       get.headers.Set("Last-Event-ID", parser.last_event_id());
+      if (absl::Status s = co_await Decorate(get, nullptr); !s.ok()) co_return s;
       auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint);
       ++failures;
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
@@ -568,8 +596,10 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       transport::Request get = BaseRequest("GET");
       get.headers.Set("Accept", "text/event-stream");
       const bool resuming = !parser.last_event_id().empty();
+      const bool decorated = (co_await Decorate(get, nullptr)).ok();
       if (resuming) get.headers.Set("Last-Event-ID", parser.last_event_id());
-      auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+      absl::StatusOr<std::unique_ptr<transport::ResponseStream>> opened = absl::UnavailableError("no credentials");
+      if (decorated) opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
         if (resuming) CountResumption();
         backoff.Reset();
@@ -621,9 +651,12 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     client_executor_ = co_await asio::this_coro::executor;
     transport::Request get = BaseRequest("GET");
     get.headers.Set("Accept", "text/event-stream");
+    if (absl::Status s = co_await Decorate(get, nullptr); !s.ok()) co_return s;
     auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
     if (!opened.ok()) co_return Failure(opened.status());
-    if ((*opened)->status() != 200) co_return Failure(absl::StrCat("SSE stream answered HTTP ", (*opened)->status()));
+    if ((*opened)->status() != 200) {
+      co_return HttpFailure((*opened)->status(), absl::StrCat("SSE stream answered HTTP ", (*opened)->status()));
+    }
     std::shared_ptr<transport::ResponseStream> stream = std::move(*opened);
     // The first event names the endpoint to POST to.
     const auto deadline = Clock::now() + target_.timeout;
@@ -670,8 +703,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
       pending_[id] = {channel, call_events};
     }
     Json request = MakeRequest(id, std::move(method), std::move(params));
-    const TraceContext* trace = call_events ? call_events->Trace() : nullptr;
-    absl::Status sent = co_await Send(std::move(request), trace);
+    absl::Status sent = co_await Send(std::move(request), call_events.get());
     if (!sent.ok()) {
       Forget(id);
       co_return sent;
@@ -710,15 +742,18 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     co_await Send(std::move(message));
   }
 
-  asio::awaitable<absl::Status> Send(Json message, const TraceContext* trace = nullptr) {
+  asio::awaitable<absl::Status> Send(Json message, const BackendEvents* call = nullptr) {
     transport::Request post = BaseRequest("POST");
-    AddTrace(post, trace);
+    AddTrace(post, call ? call->Trace() : nullptr);
+    if (absl::Status s = co_await Decorate(post, call); !s.ok()) co_return s;
     post.headers.Set("Content-Type", "application/json");
     post.body = message.dump();
+    const auto sent_at = Clock::now();
     auto r = co_await client_->Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
+    Audit(r.ok() ? r->status : 0, r.status(), sent_at);
     if (!r.ok()) co_return Failure(r.status());
     if (r->status < 200 || r->status >= 300) {
-      co_return Failure(absl::StrCat("POST answered HTTP ", r->status, r->body.empty() ? "" : ": ", r->body.substr(0, 200)));
+      co_return HttpFailure(r->status, absl::StrCat("POST answered HTTP ", r->status, r->body.empty() ? "" : ": ", r->body.substr(0, 200)));
     }
     co_return absl::OkStatus();
   }

@@ -14,6 +14,7 @@
 // elicitation requests) goes to that call's `BackendEvents`; everything else to the session's.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -48,6 +49,30 @@ class BackendEvents {
   virtual void OnCallSent(const std::string& backend, int64_t backend_id) {}
   // The trace the call's requests carry on (`traceparent` / `tracestate`); null for none.
   virtual const TraceContext* Trace() const { return nullptr; }
+  // The headers of the client request the call serves (for `passthroughHeaders`); null for none.
+  virtual const transport::Headers* ClientHeaders() const { return nullptr; }
+};
+
+// Headers computed for each request to a backend: the outgoing auth strategy's (a token-exchanged
+// bearer token) and the client's forwarded ones. A failure fails the request (the error names the
+// backend and what went wrong, never a token).
+class HeaderSource {
+ public:
+  virtual ~HeaderSource() = default;
+  // For a request made for `call` (null: the session's own requests: initialize, its GET stream, DELETE).
+  virtual boost::asio::awaitable<absl::StatusOr<std::vector<std::pair<std::string, std::string>>>> Headers(
+      const BackendEvents* call) = 0;
+};
+
+// One request to a backend as an audit record sees it (direct backends): its HTTP status (0 when no
+// answer came), the failure if any, how long it took.
+struct BackendExchange {
+  const std::string* backend;
+  const transport::Url* url;
+  int http_status = 0;
+  std::string_view error;
+  double duration_ms = 0;
+  bool auth_failed = false;  // the outgoing auth strategy could not produce its credentials
 };
 
 // Where and how to reach one backend.
@@ -67,6 +92,15 @@ struct BackendTarget {
   // progress) is tried again with backoff for up to this long, within its timeout, while the backend
   // looks up. Zero: fail at once.
   transport::Duration connect_retry_window = std::chrono::seconds(5);
+  // Per-request headers (null: `headers` is all); applied after `headers`, so they win.
+  std::shared_ptr<HeaderSource> header_source;
+  // The header source for the health monitor's probes of this backend (client_credentials for token
+  // exchange); null: none.
+  std::shared_ptr<HeaderSource> probe_header_source;
+  // What the outgoing auth strategy is, for comparing config generations ("" = unauthenticated).
+  std::string auth_fingerprint;
+  // Called after each POST to the backend (direct backends are audited); null: not audited.
+  std::function<void(const BackendExchange&)> audit;
 };
 
 class BackendSession {

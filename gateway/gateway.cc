@@ -35,6 +35,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "auth/audit.h"
+#include "auth/identity.h"
+#include "auth/incoming.h"
+#include "auth/outgoing.h"
+#include "auth/token_exchange.h"
 #include "config/summary.h"
 #include "gateway/aggregator.h"
 #include "gateway/backend_session.h"
@@ -92,10 +97,40 @@ Response JsonResponse(int status, const Json& body) {
 struct Snapshot {
   config::Config cfg;
   std::vector<BackendTarget> targets;
+  // The outgoing auth of this generation (null until the gateway runs: it needs the HTTP client).
+  std::shared_ptr<auth::OutgoingAuth> outgoing;
 };
+
+// The health monitor's credentials for a token-exchange backend (client_credentials, when configured).
+class ProbeHeaders final : public gateway::HeaderSource {
+ public:
+  ProbeHeaders(std::shared_ptr<auth::OutgoingAuth> outgoing, std::string backend)
+      : outgoing_(std::move(outgoing)), backend_(std::move(backend)) {}
+  asio::awaitable<absl::StatusOr<auth::HeaderList>> Headers(const BackendEvents*) override {
+    co_return co_await outgoing_->HealthCheckHeaders(backend_);
+  }
+
+ private:
+  std::shared_ptr<auth::OutgoingAuth> outgoing_;
+  std::string backend_;
+};
+
+// What identifies a backend's outgoing auth strategy (not its secrets' values: a changed secret arrives
+// as a changed header or is read per exchange).
+std::string AuthFingerprint(const config::BackendAuthStrategy* s) {
+  if (!s) return "";
+  std::string f = s->type;
+  if (s->token_exchange) {
+    const config::TokenExchangeConfig& t = *s->token_exchange;
+    f += "\n" + t.token_url + "\n" + t.client_id + "\n" + t.audience + "\n" + absl::StrJoin(t.scopes, " ") + "\n" +
+         t.subject_token_type + "\n" + t.client_secret_env;
+  }
+  return f;
+}
 
 bool SameTarget(const BackendTarget& a, const BackendTarget& b) {
   return a.url.ToString() == b.url.ToString() && a.transport == b.transport && a.headers == b.headers &&
+         a.auth_fingerprint == b.auth_fingerprint &&
          a.timeout == b.timeout && a.endpoint.ca_bundle_path == b.endpoint.ca_bundle_path;
 }
 
@@ -107,10 +142,21 @@ bool SamePolicy(const gateway::HealthPolicy& a, const gateway::HealthPolicy& b) 
 
 // `previous`: the generation it replaces, whose backends' health carries over where the backend and the
 // health policy did not change.
+// `exchanger`: the gateway's token exchanger once it runs (null before: the outgoing auth is then only
+// checked). `audit`: where audit records of direct backends go (null: none).
 absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg, gateway::Metrics& metrics,
-                                                             const Snapshot* previous = nullptr) {
+                                                             const Snapshot* previous = nullptr,
+                                                             std::shared_ptr<auth::TokenExchanger> exchanger = nullptr,
+                                                             std::shared_ptr<gateway::Logger> audit = nullptr) {
   auto snap = std::make_shared<Snapshot>();
   const gateway::HealthPolicy policy = gateway::HealthPolicy::FromConfig(cfg);
+  if (exchanger) {
+    auto outgoing = auth::OutgoingAuth::Create(cfg, exchanger);
+    if (!outgoing.ok()) return absl::InvalidArgumentError(absl::StrCat("outgoingAuth: ", outgoing.status().message()));
+    snap->outgoing = *outgoing;
+  } else if (absl::Status s = auth::OutgoingAuth::Check(cfg); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("outgoingAuth: ", s.message()));
+  }
   for (const config::StaticBackend& b : cfg.backends) {
     BackendTarget t;
     t.name = b.name;
@@ -129,7 +175,30 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
           t.headers.emplace_back(s->header_injection->header_name, s->header_injection->header_value.Reveal());
         }
         authenticates = s->type != config::kStrategyUnauthenticated;
+        t.auth_fingerprint = AuthFingerprint(s);
+        if (snap->outgoing && s->type == config::kStrategyTokenExchange) {
+          t.probe_header_source = std::make_shared<ProbeHeaders>(snap->outgoing, t.name);
+        }
       }
+    }
+    if (audit && b.mode == config::BackendMode::kDirect) {
+      // The MCPRemoteEndpoint RFC's audit record: every request to a remote backend, its auth method and
+      // the remote status. Never a token or a header value.
+      const std::string method = snap->outgoing ? snap->outgoing->StrategyFor(b.name) : std::string();
+      t.audit = [audit, method](const gateway::BackendExchange& e) {
+        auth::AuditRecord r;
+        r.time = std::chrono::system_clock::now();
+        r.backend = *e.backend;
+        r.url = e.url->ToString();
+        r.auth_method = method.empty() ? "unauthenticated" : method;
+        r.auth_outcome = method.empty() || method == config::kStrategyUnauthenticated ? "none" : "ok";
+        if (e.auth_failed) r.auth_outcome = "failed";
+        r.http_status = e.http_status;
+        r.outcome = e.http_status == 0 ? "error" : auth::OutcomeForHttpStatus(e.http_status);
+        r.error = std::string(e.error);
+        r.duration_ms = e.duration_ms;
+        audit->Log(gateway::LogLevel::kInfo, "backend call audit", Json::parse(auth::AuditJson(r), nullptr, false));
+      };
     }
     if (previous) {
       for (const BackendTarget& p : previous->targets) {
@@ -176,6 +245,8 @@ struct CallStream {
 // One client request as it travels: its trace (the gateway's server span) and, once routed, the backend.
 struct RequestScope {
   gateway::TraceContext trace;
+  // The client request's headers, kept for `passthroughHeaders` (null when none are configured).
+  std::shared_ptr<const transport::Headers> client_headers;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string backend;
 };
@@ -201,6 +272,26 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   std::string protocol_version;
   Json client_capabilities = Json::object();
   bool legacy = false;  // an HTTP+SSE (2024-11-05) session: lives as long as its GET /sse stream
+  // Who the session belongs to (issuer + subject): another identity presenting its id is refused.
+  std::string binding;
+
+  // The caller's latest identity (a refreshed token replaces the one the session began with): what
+  // token exchange exchanges.
+  void SetIdentity(std::shared_ptr<const auth::Identity> who) {
+    std::lock_guard lock(mu_);
+    identity_ = std::move(who);
+  }
+  std::shared_ptr<const auth::Identity> identity() const {
+    std::lock_guard lock(mu_);
+    return identity_;
+  }
+  // The headers of the request that created the session: forwarded on the session's own backend
+  // requests (initialize, GET stream).
+  std::shared_ptr<const transport::Headers> initial_headers;
+
+  // The target as this session dials it: with per-request headers when the backend's auth or the
+  // config's passthroughHeaders need them.
+  BackendTarget Bind(const BackendTarget& t);
 
   // Calls in flight, by the client's request id (JSON text): the backend and the id it knows the call by,
   // so a client's notifications/cancelled reaches the right backend under the right id, and a channel
@@ -253,7 +344,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     for (const BackendTarget& t : snapshot()->targets) {
       if (t.health && !t.health->Advertised()) continue;  // connected when the monitor sees it back
       if (!StartConnecting(t.name)) continue;
-      auto session = gateway::MakeBackendSession(client, t, shared_from_this());
+      auto session = gateway::MakeBackendSession(client, Bind(t), shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
     co_await WhenAll(std::move(tasks));
@@ -308,7 +399,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     }
     if (!target) co_return;
     if (advertised && StartConnecting(name)) {
-      auto session = gateway::MakeBackendSession(client, *target, shared_from_this());
+      auto session = gateway::MakeBackendSession(client, Bind(*target), shared_from_this());
       co_await ConnectOne(session, BackendCaps());
       changed = changed || Backend(name) != nullptr;
     }
@@ -693,7 +784,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::vector<asio::awaitable<void>> tasks;
     for (const BackendTarget* t : connect) {
       if (!StartConnecting(t->name)) continue;
-      auto session = gateway::MakeBackendSession(client, *t, shared_from_this());
+      auto session = gateway::MakeBackendSession(client, Bind(*t), shared_from_this());
       tasks.push_back(ConnectOne(session, caps));
     }
     co_await WhenAll(std::move(tasks));
@@ -747,6 +838,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   std::atomic<int64_t> last_active_{0};
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<BackendSession>> backends_;
+  std::shared_ptr<const auth::Identity> identity_;
   std::map<std::string, std::string> failures_;
   std::set<std::string> connecting_;  // backends being connected after the monitor saw them answer
   std::shared_ptr<const gateway::Catalogue> catalogue_;
@@ -779,6 +871,8 @@ class CallEvents final : public BackendEvents {
              gateway::TraceContext trace)
       : session_(std::move(session)), stream_(std::move(stream)), client_id_(std::move(client_id)), trace_(std::move(trace)) {}
   const gateway::TraceContext* Trace() const override { return &trace_; }
+  const transport::Headers* ClientHeaders() const override { return client_headers_.get(); }
+  std::shared_ptr<const transport::Headers> client_headers_;
   void OnCallSent(const std::string& backend, int64_t backend_id) override {
     session_->CallSent(client_id_, backend, backend_id);
   }
@@ -794,6 +888,40 @@ class CallEvents final : public BackendEvents {
   gateway::TraceContext trace_;  // the gateway's client span toward the backend
 };
 
+// A session's per-request headers toward one backend: the outgoing auth strategy applied to the caller's
+// identity (token exchange), and the client's forwarded headers.
+class SessionHeaders final : public gateway::HeaderSource {
+ public:
+  SessionHeaders(std::weak_ptr<ClientSession> session, std::shared_ptr<auth::OutgoingAuth> outgoing, std::string backend)
+      : session_(std::move(session)), outgoing_(std::move(outgoing)), backend_(std::move(backend)) {}
+
+  asio::awaitable<absl::StatusOr<auth::HeaderList>> Headers(const BackendEvents* call) override {
+    auto session = session_.lock();
+    if (!session) co_return absl::CancelledError("the client session ended");
+    const std::shared_ptr<const auth::Identity> who = session->identity();
+    std::shared_ptr<const transport::Headers> keep = session->initial_headers;
+    const transport::Headers* headers = call ? call->ClientHeaders() : nullptr;
+    static const transport::Headers kNone;
+    if (!headers) headers = keep ? keep.get() : &kNone;
+    co_return co_await outgoing_->HeadersFor(backend_, who.get(), *headers);
+  }
+
+ private:
+  std::weak_ptr<ClientSession> session_;
+  std::shared_ptr<auth::OutgoingAuth> outgoing_;
+  std::string backend_;
+};
+
+BackendTarget ClientSession::Bind(const BackendTarget& t) {
+  BackendTarget bound = t;
+  auto snap = snapshot();
+  if (snap->outgoing &&
+      (snap->outgoing->StrategyFor(t.name) == config::kStrategyTokenExchange || !snap->cfg.passthrough_headers.empty())) {
+    bound.header_source = std::make_shared<SessionHeaders>(weak_from_this(), snap->outgoing, t.name);
+  }
+  return bound;
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // The gateway.
 
@@ -803,7 +931,8 @@ class Core final : public std::enable_shared_from_this<Core> {
  public:
   Core(std::shared_ptr<const Snapshot> snapshot, GatewayOptions options, std::shared_ptr<gateway::Metrics> metrics)
       : options_(std::move(options)),
-        log_(options_.debug ? gateway::LogLevel::kDebug : gateway::LogLevel::kInfo, options_.log_sink),
+        log_(std::make_shared<gateway::Logger>(options_.debug ? gateway::LogLevel::kDebug : gateway::LogLevel::kInfo,
+                                               options_.log_sink)),
         snapshot_(std::move(snapshot)),
         metrics_(std::move(metrics)) {
     exporter_ = gateway::SpanExporter::FromConfig(snapshot_->cfg, sample_ratio_);
@@ -815,6 +944,19 @@ class Core final : public std::enable_shared_from_this<Core> {
     port_ = port;
     server_stats_ = std::move(server_stats);
     client_ = std::make_shared<transport::HttpClient>(executor);
+    exchanger_ = std::make_shared<auth::TokenExchanger>(client_);
+    {
+      // The config generation again, now with its outgoing auth (it needs the client).
+      auto current = snapshot();
+      auto snap = MakeSnapshot(current->cfg, *metrics_, current.get(), exchanger_, log_);
+      auto incoming = MakeIncoming(current->cfg);
+      std::lock_guard lock(mu_);
+      if (snap.ok()) snapshot_ = *snap;
+      if (incoming.ok()) incoming_ = *incoming;
+      if (!snap.ok()) log_->Error("outgoing auth", {{"error", std::string(snap.status().message())}});
+      if (!incoming.ok()) log_->Error("incoming auth", {{"error", std::string(incoming.status().message())}});
+    }
+    if (auto incoming = Incoming()) incoming->Start(executor);
     if (exporter_) exporter_->Start(executor, client_);
     expire_strand_ = asio::make_strand(executor);
     expire_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
@@ -826,21 +968,40 @@ class Core final : public std::enable_shared_from_this<Core> {
     asio::co_spawn(expire_strand_, Holding(shared_from_this(), ExpireSessions()), asio::detached);
     serving_ = true;
     auto snap = snapshot();
-    log_.Info("serving", {{"name", snap->cfg.name}, {"port", port}, {"backends", snap->targets.size()},
+    log_->Info("serving", {{"name", snap->cfg.name}, {"port", port}, {"backends", snap->targets.size()},
                           {"tracing", exporter_ != nullptr}});
   }
 
   absl::Status Reload(config::Config cfg) {
-    auto snap = MakeSnapshot(std::move(cfg), *metrics_, snapshot().get());
+    // A changed incomingAuth gets a new authenticator (its key cache starts over); an unchanged one is kept.
+    std::shared_ptr<auth::IncomingAuthenticator> incoming;
+    if (serving_ && IncomingFingerprint(cfg) != IncomingFingerprint(snapshot()->cfg)) {
+      auto made = MakeIncoming(cfg);
+      if (!made.ok()) {
+        ConfigRefused({absl::StrCat("incomingAuth: ", made.status().message())});
+        return made.status();
+      }
+      incoming = *made;
+    }
+    auto snap = MakeSnapshot(std::move(cfg), *metrics_, snapshot().get(), exchanger_, log_);
     if (!snap.ok()) {
       ConfigRefused({std::string(snap.status().message())});
       return snap.status();
     }
+    std::shared_ptr<auth::IncomingAuthenticator> replaced;
     {
       std::lock_guard lock(mu_);
       snapshot_ = *snap;
       ++reloads_;
       config_error_.clear();
+      if (incoming) {
+        replaced = incoming_;
+        incoming_ = incoming;
+      }
+    }
+    if (incoming) {
+      incoming->Start(executor_);
+      if (replaced) replaced->Stop();
     }
     metrics_->reloads_applied.fetch_add(1, std::memory_order_relaxed);
     if (monitor_) monitor_->Sync((*snap)->targets);
@@ -860,8 +1021,30 @@ class Core final : public std::enable_shared_from_this<Core> {
       asio::co_spawn(executor_, Holding(shared_from_this(), SignalAll(std::move(tasks), applied)), asio::detached);
       done.wait_for(bound);
     }
-    log_.Info("config reloaded", {{"backends", (*snap)->targets.size()}, {"sessions_moved", sessions.size()}});
+    log_->Info("config reloaded", {{"backends", (*snap)->targets.size()}, {"sessions_moved", sessions.size()}});
     return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::shared_ptr<auth::IncomingAuthenticator>> MakeIncoming(const config::Config& cfg) const {
+    auth::IncomingOptions o;
+    o.public_url = absl::StrCat("http://", options_.host, ":", port_);
+    return auth::IncomingAuthenticator::Create(cfg.incoming_auth, client_, o);
+  }
+
+  static std::string IncomingFingerprint(const config::Config& cfg) {
+    if (!cfg.incoming_auth) return "";
+    std::string f = cfg.incoming_auth->type;
+    if (const auto& o = cfg.incoming_auth->oidc) {
+      f += absl::StrCat("\n", o->issuer, "\n", o->client_id, "\n", o->audience, "\n", o->resource, "\n", o->jwks_url, "\n",
+                        o->introspection_url, "\n", absl::StrJoin(o->scopes, " "), "\n", o->ca_bundle_path, "\n",
+                        o->insecure_allow_http, "\n", o->client_secret.Reveal());
+    }
+    return f;
+  }
+
+  std::shared_ptr<auth::IncomingAuthenticator> Incoming() const {
+    std::lock_guard lock(mu_);
+    return incoming_;
   }
 
   // Runs the tasks concurrently on the executor and fulfils `done` when all are over (for the blocking
@@ -879,7 +1062,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       std::lock_guard lock(mu_);
       config_error_ = joined;
     }
-    log_.Error("config refused, keeping the last good one", {{"errors", errors}});
+    log_->Error("config refused, keeping the last good one", {{"errors", errors}});
   }
 
   // The first part of a stop: no new work, every session ends its backend sessions (DELETE, streams
@@ -888,6 +1071,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!serving_.exchange(false)) return false;
     stopping_ = true;
     if (monitor_) monitor_->Stop();
+    if (auto incoming = Incoming()) incoming->Stop();
     if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
     std::map<std::string, std::shared_ptr<ClientSession>> sessions;
     {
@@ -895,7 +1079,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       sessions.swap(sessions_);
     }
     metrics_->client_sessions_active.fetch_sub(static_cast<int64_t>(sessions.size()), std::memory_order_relaxed);
-    log_.Info("stopping", {{"sessions", sessions.size()}, {"grace_ms", grace.count()}});
+    log_->Info("stopping", {{"sessions", sessions.size()}, {"grace_ms", grace.count()}});
     if (!sessions.empty() && grace.count() > 0) {
       auto closed = std::make_shared<std::promise<void>>();
       auto done = closed->get_future();
@@ -978,6 +1162,17 @@ class Core final : public std::enable_shared_from_this<Core> {
       const gateway::HealthSnapshot h = t.health->Snapshot();
       c.backend_circuit[t.name] = {gateway::CircuitStateName(h.circuit), h.circuit_opens, h.calls_rejected};
     }
+    if (exchanger_) {
+      c.token_exchanges = exchanger_->exchanges();
+      c.token_exchange_cache_hits = exchanger_->cache_hits();
+      c.token_exchange_coalesced = exchanger_->coalesced();
+      c.token_exchange_failures = exchanger_->failures();
+      c.client_credentials_grants = exchanger_->client_credentials_grants();
+    }
+    if (auto incoming = Incoming()) {
+      c.incoming_accepted = incoming->accepted();
+      c.incoming_rejected = incoming->rejected();
+    }
     return c;
   }
   GatewayMetrics Metrics() const { return metrics_->Snapshot(MetricsNow()); }
@@ -1008,6 +1203,15 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (path == "/status") {
       Response r = StatusResponse(ex.request().method);
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
+    if (absl::StartsWith(path, auth::kProtectedResourcePath)) {
+      // RFC 9728: where clients learn which authorization server issues tokens for this gateway.
+      auto incoming = Incoming();
+      Response r = incoming && !incoming->anonymous() && path == incoming->MetadataPath()
+                       ? JsonResponse(200, Json::parse(incoming->ProtectedResourceMetadata(), nullptr, false))
+                       : JsonResponse(404, Json{{"error", "not_found"}});
       co_await ex.Respond(std::move(r));
       co_return;
     }
@@ -1088,7 +1292,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   // The monitor's news about a backend, passed to every open session.
   void HealthChanged(const std::string& backend, bool advertised, bool changed) {
     if (changed) {
-      log_.Warn(advertised ? "backend back in the aggregate" : "backend left the aggregate", {{"backend", backend}});
+      log_->Warn(advertised ? "backend back in the aggregate" : "backend left the aggregate", {{"backend", backend}});
     }
     std::vector<std::shared_ptr<ClientSession>> sessions;
     {
@@ -1155,10 +1359,13 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await Reply(ex, 403, std::move(e));
       co_return;
     }
+    // Who is calling (incomingAuth): a failure is answered here, 401 with the RFC 9728 challenge.
+    auto who = co_await Authenticate(ex);
+    if (!who) co_return;
     const std::string path(req.Path());
     if (path == "/sse") {
       if (req.method == "GET") {
-        co_await HandleLegacyStream(ex);
+        co_await HandleLegacyStream(ex, who);
       } else {
         Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use GET on /sse");
         co_await Reply(ex, 405, std::move(e));
@@ -1167,7 +1374,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (path == "/messages" || path == "/message") {
       if (req.method == "POST") {
-        co_await HandleLegacyPost(ex);
+        co_await HandleLegacyPost(ex, who);
       } else {
         Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use POST on /messages");
         co_await Reply(ex, 405, std::move(e));
@@ -1175,11 +1382,11 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     if (req.method == "GET") {
-      co_await HandleGet(ex);
+      co_await HandleGet(ex, who);
       co_return;
     }
     if (req.method == "DELETE") {
-      co_await HandleDelete(ex);
+      co_await HandleDelete(ex, who);
       co_return;
     }
     if (req.method != "POST") {
@@ -1187,7 +1394,34 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await Reply(ex, 405, std::move(e));
       co_return;
     }
-    co_await HandlePost(ex);
+    co_await HandlePost(ex, who);
+  }
+
+  using Caller = std::shared_ptr<const auth::Identity>;
+
+  // The caller's identity, or null after answering the failure (401/403/503 with the challenge).
+  asio::awaitable<Caller> Authenticate(Exchange& ex) {
+    static const Caller kAnonymous = [] {
+      auto a = std::make_shared<auth::Identity>();
+      a->anonymous = true;
+      a->issuer = auth::kAnonymousIssuer;
+      a->subject = auth::kAnonymousSubject;
+      return a;
+    }();
+    auto incoming = Incoming();
+    if (!incoming || incoming->anonymous()) co_return kAnonymous;
+    const std::string authorization(ex.request().headers.Get("Authorization").value_or(""));
+    auto who = co_await incoming->Authenticate(authorization);
+    if (who.ok()) co_return std::make_shared<const auth::Identity>(std::move(*who));
+    const auth::Challenge c = incoming->ChallengeFor(who.status());
+    Response r;
+    r.status = c.status;
+    r.headers.Set("Content-Type", "application/json");
+    if (!c.www_authenticate.empty()) r.headers.Set("WWW-Authenticate", c.www_authenticate);
+    r.body = c.body;
+    log_->Debug("request refused by incoming auth", {{"status", c.status}, {"why", std::string(who.status().message())}});
+    co_await ex.Respond(std::move(r));
+    co_return nullptr;
   }
 
   // During a graceful stop new requests are turned away (answers and notifications for calls still in
@@ -1198,7 +1432,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_await ex.Respond(std::move(r));
   }
 
-  asio::awaitable<void> HandleGet(Exchange& ex) {
+  asio::awaitable<void> HandleGet(Exchange& ex, Caller who) {
     const transport::Request& req = ex.request();
     if (draining_) {
       co_await RefuseWhileDraining(ex, Json());
@@ -1209,7 +1443,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await Reply(ex, 406, std::move(e));
       co_return;
     }
-    auto session = co_await RequireSession(ex, nullptr);
+    auto session = co_await RequireSession(ex, nullptr, who);
     if (!session) co_return;
     const std::string last_event_id(req.headers.Get("Last-Event-ID").value_or(""));
     auto stream = co_await ex.StartSse();
@@ -1221,8 +1455,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
   }
 
-  asio::awaitable<void> HandleDelete(Exchange& ex) {
-    auto session = co_await RequireSession(ex, nullptr);
+  asio::awaitable<void> HandleDelete(Exchange& ex, Caller who) {
+    auto session = co_await RequireSession(ex, nullptr, who);
     if (!session) co_return;
     RemoveSession(session->id());
     co_await session->Close();
@@ -1232,7 +1466,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   // The session named by Mcp-Session-Id, or an answer saying why there is none (400 missing, 404 unknown).
-  asio::awaitable<std::shared_ptr<ClientSession>> RequireSession(Exchange& ex, const Json& id) {
+  asio::awaitable<std::shared_ptr<ClientSession>> RequireSession(Exchange& ex, const Json& id, const Caller& who) {
     auto header = ex.request().headers.Get("Mcp-Session-Id");
     if (!header || header->empty()) {
       Json e = gateway::MakeError(id, gateway::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
@@ -1240,6 +1474,9 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return nullptr;
     }
     auto session = FindSession(std::string(*header));
+    // A session presented by another identity than the one that created it is not found (its existence
+    // is not revealed).
+    if (session && !auth::BindingMatches(session->binding, *who)) session = nullptr;
     if (!session || session->legacy) {
       Json e = gateway::MakeError(id, -32001, "Session not found");
       co_await Reply(ex, 404, std::move(e));
@@ -1252,6 +1489,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return nullptr;
     }
     session->Touch();
+    if (!who->anonymous) session->SetIdentity(who);  // a refreshed token is what is exchanged from now on
     co_return session;
   }
 
@@ -1277,10 +1515,14 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_return message;
   }
 
-  std::shared_ptr<ClientSession> NewSession(bool legacy) {
-    auto session = std::make_shared<ClientSession>(RandomSessionId(), snapshot());
+  std::shared_ptr<ClientSession> NewSession(bool legacy, const Caller& who, const transport::Request& req) {
+    auto snap = snapshot();
+    auto session = std::make_shared<ClientSession>(RandomSessionId(), snap);
     session->executor_ = executor_;
     session->legacy = legacy;
+    session->binding = who->SessionBindingKey();
+    session->SetIdentity(who);
+    if (!snap->cfg.passthrough_headers.empty()) session->initial_headers = std::make_shared<const transport::Headers>(req.headers);
     return session;
   }
 
@@ -1292,10 +1534,11 @@ class Core final : public std::enable_shared_from_this<Core> {
       return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
     };
     scope->trace = gateway::TraceContext::FromHeaders(header("traceparent"), header("tracestate"), sample_ratio_);
+    if (!snapshot()->cfg.passthrough_headers.empty()) scope->client_headers = std::make_shared<const transport::Headers>(req.headers);
     return scope;
   }
 
-  asio::awaitable<void> HandlePost(Exchange& ex) {
+  asio::awaitable<void> HandlePost(Exchange& ex, Caller who) {
     auto scope = Scope(ex.request());
     auto parsed = co_await ParseMessage(ex);
     if (!parsed) co_return;
@@ -1306,7 +1549,7 @@ class Core final : public std::enable_shared_from_this<Core> {
         co_await RefuseWhileDraining(ex, message["id"]);
         co_return;
       }
-      auto session = NewSession(false);
+      auto session = NewSession(false, who, ex.request());
       Json body = co_await InitializeSession(session, std::move(message));
       std::string session_header;
       if (body.contains("result")) {
@@ -1321,7 +1564,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await RefuseWhileDraining(ex, id);
       co_return;
     }
-    auto session = co_await RequireSession(ex, id);
+    auto session = co_await RequireSession(ex, id, who);
     if (!session) co_return;
     if (kind != gateway::MessageKind::kRequest) {
       if (kind == gateway::MessageKind::kResponse) {
@@ -1368,14 +1611,14 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // --- legacy HTTP+SSE (2024-11-05): GET /sse opens the session's stream, POST /messages?sessionId= ---
 
-  asio::awaitable<void> HandleLegacyStream(Exchange& ex) {
+  asio::awaitable<void> HandleLegacyStream(Exchange& ex, Caller who) {
     if (ex.request().headers.Get("Accept").value_or("text/event-stream").find("text/event-stream") == std::string_view::npos &&
         ex.request().headers.Get("Accept").value_or("") != "*/*") {
       Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Not Acceptable: Client must accept text/event-stream");
       co_await Reply(ex, 406, std::move(e));
       co_return;
     }
-    auto session = NewSession(true);
+    auto session = NewSession(true, who, ex.request());
     auto opened = co_await ex.StartSse();
     if (!opened.ok()) co_return;
     std::shared_ptr<SseStream> stream = *opened;
@@ -1396,7 +1639,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     });
   }
 
-  asio::awaitable<void> HandleLegacyPost(Exchange& ex) {
+  asio::awaitable<void> HandleLegacyPost(Exchange& ex, Caller who) {
     const auto sid = ex.request().QueryParam("sessionId");
     if (!sid || sid->empty()) {
       Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "Bad Request: sessionId query parameter is required");
@@ -1404,6 +1647,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     auto session = FindSession(*sid);
+    if (session && !auth::BindingMatches(session->binding, *who)) session = nullptr;
     if (!session || !session->legacy) {
       Json e = gateway::MakeError(nullptr, -32001, "Session not found");
       co_await Reply(ex, 404, std::move(e));
@@ -1469,9 +1713,9 @@ class Core final : public std::enable_shared_from_this<Core> {
       for (const auto& [name, error] : session->Failures()) last_health_[name] = error;
     }
     for (const auto& [name, error] : session->Failures()) {
-      log_.Warn("backend unavailable", {{"backend", name}, {"error", error}, {"session", gateway::SessionTag(session->id())}});
+      log_->Warn("backend unavailable", {{"backend", name}, {"error", error}, {"session", gateway::SessionTag(session->id())}});
     }
-    log_.Debug("session initialized", {{"session", gateway::SessionTag(session->id())},
+    log_->Debug("session initialized", {{"session", gateway::SessionTag(session->id())},
                                        {"protocol_version", session->protocol_version},
                                        {"legacy", session->legacy}});
     Json result{{"protocolVersion", session->protocol_version},
@@ -1560,7 +1804,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     draining_ = true;
     std::unique_lock lock(idle_mu_);
     idle_cv_.wait_until(lock, deadline, [this] { return in_flight_.load() == 0; });
-    log_.Info("drained", {{"requests_in_flight", in_flight_.load()}});
+    log_->Info("drained", {{"requests_in_flight", in_flight_.load()}});
   }
 
  private:
@@ -1572,7 +1816,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (response.is_object() && response.contains("error") && response["error"].is_object()) {
       message = response["error"].value("message", std::string());
     }
-    if (log_.enabled(gateway::LogLevel::kInfo)) {
+    if (log_->enabled(gateway::LogLevel::kInfo)) {
       Json fields{{"request_id", id.dump()},
                   {"session", gateway::SessionTag(session.id())},
                   {"method", method},
@@ -1581,7 +1825,7 @@ class Core final : public std::enable_shared_from_this<Core> {
                   {"outcome", response.is_null() ? "cancelled" : (error ? "error" : "ok")}};
       if (!scope.backend.empty()) fields["backend"] = scope.backend;
       if (!message.empty()) fields["error"] = message;
-      log_.Log(gateway::LogLevel::kInfo, "mcp request", fields);
+      log_->Log(gateway::LogLevel::kInfo, "mcp request", fields);
     }
     if (exporter_ && scope.trace.sampled) {
       gateway::Span span;
@@ -1730,6 +1974,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     gateway::TraceContext client_span = scope->trace.Child();
     const auto call_started = std::chrono::system_clock::now();
     auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
+    events->client_headers_ = scope->client_headers;
     asio::co_spawn(ex, RunCall(target, method, std::move(forwarded), events, done), asio::detached);
     using namespace asio::experimental::awaitable_operators;
     auto got = co_await (done->async_receive(kTuple) || cancel->async_receive(kTuple));
@@ -1827,7 +2072,9 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   GatewayOptions options_;
-  mutable gateway::Logger log_;
+  std::shared_ptr<gateway::Logger> log_;
+  std::shared_ptr<auth::TokenExchanger> exchanger_;
+  std::shared_ptr<auth::IncomingAuthenticator> incoming_;  // guarded by mu_ (replaced by a reload)
   std::shared_ptr<gateway::SpanExporter> exporter_;
   double sample_ratio_ = 1.0;
   mutable std::mutex mu_;

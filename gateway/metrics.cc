@@ -167,6 +167,19 @@ std::string Metrics::Prometheus(const MetricsContext& context) const {
                static_cast<uint64_t>(state == s ? 1 : 0));
     }
   }
+  w.Family("vmcp_token_exchanges_total", "counter", "RFC 8693 token exchange requests sent to identity providers.");
+  w.Sample("vmcp_token_exchanges_total", "", context.token_exchanges);
+  w.Family("vmcp_token_exchange_cache_hits_total", "counter", "Backend requests whose exchanged token came from the cache.");
+  w.Sample("vmcp_token_exchange_cache_hits_total", "", context.token_exchange_cache_hits);
+  w.Family("vmcp_token_exchange_coalesced_total", "counter", "Requests that waited for another caller's exchange of the same token.");
+  w.Sample("vmcp_token_exchange_coalesced_total", "", context.token_exchange_coalesced);
+  w.Family("vmcp_token_exchange_failures_total", "counter", "Token requests (exchange or client_credentials) that failed.");
+  w.Sample("vmcp_token_exchange_failures_total", "", context.token_exchange_failures);
+  w.Family("vmcp_client_credentials_grants_total", "counter", "client_credentials token requests (health checks).");
+  w.Sample("vmcp_client_credentials_grants_total", "", context.client_credentials_grants);
+  w.Family("vmcp_incoming_auth_total", "counter", "Client requests by incoming token validation result.");
+  w.Sample("vmcp_incoming_auth_total", "result=\"accepted\"", context.incoming_accepted);
+  w.Sample("vmcp_incoming_auth_total", "result=\"rejected\"", context.incoming_rejected);
   w.Family("vmcp_backend_circuit_state", "gauge", "1 for the state each backend's circuit breaker is in (closed, open, half-open).");
   for (const auto& [name, c] : context.backend_circuit) {
     for (const char* s : {"closed", "open", "half-open"}) {

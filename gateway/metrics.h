@@ -98,6 +98,14 @@ struct MetricsContext {
     uint64_t rejected = 0;
   };
   std::map<std::string, Circuit> backend_circuit;  // backends with a circuit breaker enabled
+  // Outgoing token exchange (RFC 8693) and its cache; incoming token validation.
+  uint64_t token_exchanges = 0;
+  uint64_t token_exchange_cache_hits = 0;
+  uint64_t token_exchange_coalesced = 0;
+  uint64_t token_exchange_failures = 0;
+  uint64_t client_credentials_grants = 0;
+  uint64_t incoming_accepted = 0;
+  uint64_t incoming_rejected = 0;
 };
 
 class Metrics {
