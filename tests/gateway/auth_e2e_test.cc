@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,8 @@ class GatewayAuthE2E : public ::testing::Test {
   }
 
   std::string Yaml() const {
-    return "name: e2e-vmcp\ngroupRef: e2e\nbackends:\n" + testing::BackendEntry("secure", backend_port_) +
+    // A direct backend (type: entry), as a remote MCP server is: its requests are audited.
+    return "name: e2e-vmcp\ngroupRef: e2e\nbackends:\n" + testing::BackendEntry("secure", backend_port_) + "    type: entry\n" +
            "incomingAuth:\n  type: oidc\n  oidc:\n    issuer: " + issuer_ + "\n    audience: " + kGatewayAudience +
            "\n    insecureAllowHttp: true\n    resource: http://127.0.0.1:4483/mcp\n"
            "outgoingAuth:\n  source: inline\n  backends:\n    secure:\n      type: token_exchange\n      tokenExchange:\n"
@@ -135,7 +137,14 @@ class GatewayAuthE2E : public ::testing::Test {
 
 TEST_F(GatewayAuthE2E, ChallengesValidatesExchangesOncePerUserAndBindsSessions) {
   uint16_t port = 0;
-  auto gw = testing::StartGateway(Yaml(), port);
+  std::mutex log_mu;
+  std::vector<std::string> logs;
+  GatewayOptions options;
+  options.log_sink = [&](const std::string& line) {
+    std::lock_guard lock(log_mu);
+    logs.push_back(line);
+  };
+  auto gw = testing::StartGateway(Yaml(), port, options);
   ASSERT_NE(gw, nullptr);
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
 
@@ -207,6 +216,24 @@ TEST_F(GatewayAuthE2E, ChallengesValidatesExchangesOncePerUserAndBindsSessions) 
   Json refreshed = Call(port, alice_again, session, "secure_whoami", 4);
   EXPECT_FALSE(refreshed["result"].value("isError", false)) << refreshed.dump();
   gw->Stop(std::chrono::seconds(2));
+
+  // Every request to the direct backend has its audit record: method, outcome, status; never a token.
+  std::lock_guard lock(log_mu);
+  int audited = 0;
+  for (const std::string& line : logs) {
+    EXPECT_EQ(line.find(alice), std::string::npos) << "a token in the log: " << line.substr(0, 200);
+    EXPECT_EQ(line.find(bob), std::string::npos) << "a token in the log: " << line.substr(0, 200);
+    const Json j = Json::parse(line, nullptr, false);
+    if (j.value("msg", "") != "backend call audit") continue;
+    ++audited;
+    EXPECT_EQ(j.value("backend", ""), "secure") << line;
+    EXPECT_EQ(j.value("auth_method", ""), "token_exchange") << line;
+    EXPECT_EQ(j.value("auth_outcome", ""), "ok") << line;
+    EXPECT_EQ(j.value("outcome", ""), "success") << line;
+    EXPECT_GE(j.value("http_status", 0), 200) << line;
+    EXPECT_NE(j.value("url", "").find("/mcp"), std::string::npos) << line;
+  }
+  EXPECT_GE(audited, 200);
 }
 
 // The provider refusing exchanges: a new user's session cannot reach the backend, and says why clearly
