@@ -176,18 +176,19 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   options.port = static_cast<uint16_t>(port);
   options.debug = flags.switches["debug"] || r.config->operational.value_or(config::OperationalConfig{}).log_level == "debug";
   const std::string name = r.config->name;
-  auto gateway = Gateway::Create(std::move(*r.config), options);
-  if (!gateway.ok()) {
-    err << "vmcp serve: " << gateway.status().message() << "\n";
-    return 1;
-  }
-  // Signals are taken synchronously by this thread; the gateway's threads never see them.
+  // Signals are taken synchronously by this thread; the gateway's threads (started from here on, and
+  // inheriting the mask) never see them.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto gateway = Gateway::Create(std::move(*r.config), options);
+  if (!gateway.ok()) {
+    err << "vmcp serve: " << gateway.status().message() << "\n";
+    return 1;
+  }
   auto bound = (*gateway)->Start();
   if (!bound.ok()) {
     err << "vmcp serve: " << bound.status().message() << "\n";

@@ -22,6 +22,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/experimental/concurrent_channel.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -1409,7 +1410,16 @@ class Core final : public std::enable_shared_from_this<Core> {
       return a;
     }();
     auto incoming = Incoming();
-    if (!incoming || incoming->anonymous()) co_return kAnonymous;
+    if (!incoming) {
+      // Fail closed: a gateway whose authenticator could not be made lets nobody in as anonymous.
+      const bool anonymous_config = !snapshot()->cfg.incoming_auth || snapshot()->cfg.incoming_auth->type == "anonymous";
+      if (anonymous_config) co_return kAnonymous;
+      Response r = JsonResponse(503, Json{{"error", "temporarily_unavailable"},
+                                          {"error_description", "incoming authentication is not available"}});
+      co_await ex.Respond(std::move(r));
+      co_return nullptr;
+    }
+    if (incoming->anonymous()) co_return kAnonymous;
     const std::string authorization(ex.request().headers.Get("Authorization").value_or(""));
     auto who = co_await incoming->Authenticate(authorization);
     if (who.ok()) co_return std::make_shared<const auth::Identity>(std::move(*who));
@@ -2177,6 +2187,14 @@ class GatewayImpl final : public Gateway {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(config::Config config, GatewayOptions options) {
+  {
+    // incomingAuth is checked now (URLs, CA bundle, type), so that a bad one stops the start rather than
+    // leaving the gateway without its authenticator. Nothing is fetched: a throwaway client suffices.
+    asio::io_context io;
+    auto client = std::make_shared<transport::HttpClient>(io.get_executor());
+    auto incoming = auth::IncomingAuthenticator::Create(config.incoming_auth, client);
+    if (!incoming.ok()) return absl::InvalidArgumentError(absl::StrCat("incomingAuth: ", incoming.status().message()));
+  }
   auto metrics = std::make_shared<gateway::Metrics>();
   auto snap = MakeSnapshot(std::move(config), *metrics);
   if (!snap.ok()) return snap.status();

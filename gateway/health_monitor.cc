@@ -45,6 +45,8 @@ struct HealthMonitor::Loop {
       : target(std::move(t)), health(target.health), strand(asio::make_strand(ex)), timer(strand) {
     target.health = nullptr;
     target.metrics = nullptr;  // probes are reported by the health endpoints, not counted as traffic
+    target.audit = nullptr;    // nor audited as calls
+    target.header_source = target.probe_header_source;  // client_credentials for token-exchange backends
     target.timeout = health->policy().timeout;
     target.connect_retry_window = Clock::duration::zero();  // a probe reports what it finds, at once
   }

@@ -1,5 +1,8 @@
 #include "gateway/log.h"
 
+#include <pthread.h>
+
+#include <csignal>
 #include <cstdio>
 
 #include "absl/time/clock.h"
@@ -40,6 +43,10 @@ Logger::~Logger() {
 
 // Writes what is queued in one go, as long as the logger lives (and what is left when it ends).
 void Logger::Drain() {
+  // The host's signals (SIGTERM, SIGHUP, ...) are for the host's threads: never delivered to this one.
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, nullptr);
   std::string batch;
   std::unique_lock lock(mu_);
   for (;;) {

@@ -9,7 +9,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <climits>
 #include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
@@ -284,6 +287,53 @@ TEST(ServeCommand, KubeletStyleSwapsUnderLoadNeverFailCallsOnUntouchedBackends) 
   EXPECT_NE(status.find("\"reloads_refused\":1"), std::string::npos) << status;
   ASSERT_EQ(kill(vmcp.pid(), SIGTERM), 0);
   EXPECT_EQ(vmcp.ReadAllAndWait(15000), 0);
+}
+
+// The conformance suite's client scenario `sse-retry` wrapped around the gateway (SEP-1699): its server
+// closes the tool call's stream after a priming event with `retry: 500`; the gateway, as that server's
+// client, must come back with GET + Last-Event-ID after 500 ms and deliver the answer to its own client.
+TEST(ServeCommand, ConformanceSseRetryScenarioThroughTheGateway) {
+  ASSERT_FALSE(testing::PeersDir().empty()) << "VMCP_PEERS_DIR is not set: run the tests with scripts/test.sh";
+  const std::string script = testing::ConformanceScript();
+  ASSERT_FALSE(script.empty()) << "the conformance package is not installed";
+  char vmcp_path[PATH_MAX];
+  ASSERT_NE(realpath("./vmcp", vmcp_path), nullptr);
+  const std::string out_dir = std::string(std::getenv("TEST_TMPDIR")) + "/sse-retry";
+  const std::string client_out = std::string(std::getenv("TEST_TMPDIR")) + "/sse-retry-client.json";
+  const std::string command = testing::NodeBinary() + " " + testing::PeersDir() + "/gateway-client.mjs --vmcp " +
+                              vmcp_path + " --tool test_reconnection --out " + client_out;
+  const testing::PeerRun run =
+      testing::RunPeer(script, {"client", "--command", command, "--scenario", "sse-retry", "-o", out_dir}, 120000);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  // Its checks: the reconnection happened, on time, with Last-Event-ID.
+  std::map<std::string, std::string> status;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(out_dir, ec)) {
+    if (e.path().filename() != "checks.json") continue;
+    std::ifstream in(e.path());
+    std::stringstream text;
+    text << in.rdbuf();
+    const std::string body = text.str();
+    for (const char* id : {"client-sse-graceful-reconnect", "client-sse-retry-timing", "client-sse-last-event-id"}) {
+      const size_t at = body.find(std::string("\"id\": \"") + id + "\"");
+      const size_t at2 = at == std::string::npos ? body.find(std::string("\"id\":\"") + id + "\"") : at;
+      if (at2 == std::string::npos) continue;
+      const size_t st = body.find("\"status\"", at2);
+      if (st == std::string::npos) continue;
+      const size_t q1 = body.find('"', body.find(':', st) + 1);
+      status[id] = body.substr(q1 + 1, body.find('"', q1 + 1) - q1 - 1);
+    }
+  }
+  EXPECT_EQ(status["client-sse-graceful-reconnect"], "SUCCESS") << run.output;
+  EXPECT_EQ(status["client-sse-last-event-id"], "SUCCESS") << run.output;
+  EXPECT_TRUE(status["client-sse-retry-timing"] == "SUCCESS" || status["client-sse-retry-timing"] == "WARNING")
+      << status["client-sse-retry-timing"] << "\n" << run.output;
+  // And the answer reached the gateway's own client.
+  std::ifstream in(client_out);
+  std::stringstream client;
+  client << in.rdbuf();
+  EXPECT_NE(client.str().find("\"ok\":true"), std::string::npos) << client.str();
+  EXPECT_NE(client.str().find("Reconnection test completed successfully"), std::string::npos) << client.str();
 }
 
 TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {

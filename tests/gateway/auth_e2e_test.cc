@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "auth/util.h"
+#include "config/loader.h"
 #include "gateway/gateway.h"
 #include "nlohmann/json.hpp"
 #include "tests/gateway/child_process.h"
@@ -266,6 +267,19 @@ TEST_F(GatewayAuthE2E, ARefusedExchangeIsReportedClearlyAndCachedUsersKeepWorkin
   Json still = Call(port, alice, session, "secure_whoami", 6);
   EXPECT_FALSE(still["result"].value("isError", false)) << still.dump();
   gw->Stop(std::chrono::seconds(2));
+}
+
+// A bad incomingAuth stops the gateway from being made at all (never a gateway that lets callers in
+// without the authenticator it was configured with).
+TEST_F(GatewayAuthE2E, ABadIncomingAuthIsRefusedAtCreate) {
+  std::string yaml = Yaml();
+  yaml.replace(yaml.find("    insecureAllowHttp: true\n"), std::string("    insecureAllowHttp: true\n").size(), "");
+  config::MapEnvironment env;
+  auto loaded = config::LoadConfigText(yaml, env);
+  ASSERT_TRUE(loaded.ok());
+  auto gw = Gateway::Create(std::move(*loaded.config), GatewayOptions{});
+  ASSERT_FALSE(gw.ok());
+  EXPECT_NE(std::string(gw.status().message()).find("incomingAuth"), std::string::npos) << gw.status();
 }
 
 }  // namespace

@@ -37,6 +37,7 @@ using testing::BackendEntry;
 using testing::ChildProcess;
 using testing::PeersDir;
 using testing::PriorityAggregation;
+using testing::ConformanceScript;
 using testing::RunPeer;
 using testing::StartGateway;
 using testing::StartPeer;
@@ -86,19 +87,6 @@ struct ScenarioResult {
   std::vector<std::string> failing;  // "name: message" of each FAILURE check
   bool retried = false;
 };
-
-// The conformance CLI's entry script, from its package.json `bin` (relative to PeersDir()).
-std::string ConformanceScript() {
-  const std::string pkg_dir = "node_modules/@modelcontextprotocol/conformance";
-  std::ifstream in(PeersDir() + "/" + pkg_dir + "/package.json");
-  Json pkg = Json::parse(in, nullptr, false);
-  std::string bin;
-  if (pkg.is_object() && pkg.contains("bin")) {
-    if (pkg["bin"].is_string()) bin = pkg["bin"].get<std::string>();
-    else if (pkg["bin"].is_object() && pkg["bin"].contains("conformance")) bin = pkg["bin"]["conformance"].get<std::string>();
-  }
-  return bin.empty() ? std::string() : pkg_dir + "/" + bin;
-}
 
 std::string TmpDir() {
   const char* t = std::getenv("TEST_TMPDIR");

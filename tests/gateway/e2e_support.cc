@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <utility>
 
 #include "config/loader.h"
+#include "nlohmann/json.hpp"
 
 namespace vmcp::testing {
 
@@ -78,6 +80,21 @@ PeerRun RunPeer(const std::string& script, const std::vector<std::string>& args,
   run.exit_code = p.ReadAllAndWait(timeout_ms);
   run.output = p.output();
   return run;
+}
+
+std::string ConformanceScript() {
+  const std::string pkg_dir = "node_modules/@modelcontextprotocol/conformance";
+  std::ifstream in(PeersDir() + "/" + pkg_dir + "/package.json");
+  nlohmann::json pkg = nlohmann::json::parse(in, nullptr, false);
+  std::string bin;
+  if (pkg.is_object() && pkg.contains("bin")) {
+    if (pkg["bin"].is_string()) {
+      bin = pkg["bin"].get<std::string>();
+    } else if (pkg["bin"].is_object() && pkg["bin"].contains("conformance")) {
+      bin = pkg["bin"]["conformance"].get<std::string>();
+    }
+  }
+  return bin.empty() ? std::string() : pkg_dir + "/" + bin;
 }
 
 }  // namespace vmcp::testing

@@ -43,4 +43,8 @@ struct PeerRun {
 };
 PeerRun RunPeer(const std::string& script, const std::vector<std::string>& args, int timeout_ms = 120000);
 
+// The official conformance CLI's entry script (from its package.json `bin`), relative to PeersDir(); ""
+// when the package is not installed.
+std::string ConformanceScript();
+
 }  // namespace vmcp::testing
