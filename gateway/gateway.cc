@@ -79,6 +79,12 @@ constexpr auto kReplayAge = std::chrono::minutes(5);
 constexpr auto kReplayAfterAnswer = std::chrono::seconds(30);
 constexpr auto kClientAnswerTimeout = std::chrono::minutes(5);  // sampling / elicitation answers
 constexpr int64_t kClientRetryMs = 1000;                       // the `retry:` advised on call streams
+constexpr auto kLazySse = std::chrono::milliseconds(50);       // a quiet tool call's answer waits this long as JSON
+// Wakes a tool call's exchange to open its SSE stream (distinct from any JSON-RPC answer).
+const Json& OpenStreamMarker() {
+  static const Json marker = Json{{"vmcp.open_stream", true}};
+  return marker;
+}
 
 std::string RandomSessionId() {
   unsigned char bytes[16];
@@ -241,6 +247,11 @@ struct CallStream {
   std::mutex mu;                      // held while an event is numbered, kept and sent, and while resuming
   std::shared_ptr<SseStream> stream;  // guarded by mu
   bool finished = false;              // guarded by mu: the call's answer went out
+  // Lazily opened: a call answered quickly and quietly is answered as plain JSON (one write); the stream
+  // opens when the call sends its first event or has run for kLazySse.
+  bool started = false;               // guarded by mu: the exchange was told to open the stream
+  uint64_t prime_id = 0;              // the id its priming event carries (taken before any of its events)
+  std::shared_ptr<asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>> wake;
 };
 
 // One client request as it travels: its trace (the gateway's server span) and, once routed, the backend.
@@ -248,6 +259,10 @@ struct RequestScope {
   gateway::TraceContext trace;
   // The client request's headers, kept for `passthroughHeaders` (null when none are configured).
   std::shared_ptr<const transport::Headers> client_headers;
+  // What the client's HTTP exchange waits on: the answer, a cancel (null), or a call's first event.
+  std::shared_ptr<Channel> wake;
+  // The request's place in the count a graceful stop waits on (see Core::InFlight).
+  std::shared_ptr<std::atomic<bool>> in_flight;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string backend;
 };
@@ -295,18 +310,49 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   BackendTarget Bind(const BackendTarget& t);
 
   // Calls in flight, by the client's request id (JSON text): the backend and the id it knows the call by,
-  // so a client's notifications/cancelled reaches the right backend under the right id, and a channel
-  // that ends the client's wait.
+  // so a client's notifications/cancelled reaches the right backend under the right id, and the channel
+  // the client's HTTP exchange waits on (a cancel ends that wait at once; null for the legacy transport).
   struct CallInFlight {
     std::string backend;
     int64_t backend_id = -1;
-    std::shared_ptr<Channel> cancel;
+    std::shared_ptr<Channel> wake;
+    std::weak_ptr<CallStream> stream;  // a tool call's SSE stream (ended at once by a cancel)
+    std::shared_ptr<std::atomic<bool>> in_flight;  // released by a cancel
+    bool cancelled = false;
   };
-  std::shared_ptr<Channel> BeginCall(const std::string& client_id, asio::any_io_executor ex) {
-    auto cancel = std::make_shared<Channel>(ex, 1);
+  void BeginCall(const std::string& client_id, std::shared_ptr<Channel> wake, std::weak_ptr<CallStream> stream,
+                 std::shared_ptr<std::atomic<bool>> in_flight) {
     std::lock_guard lock(mu_);
-    calls_[client_id] = CallInFlight{"", -1, cancel};
-    return cancel;
+    calls_[client_id] = CallInFlight{"", -1, std::move(wake), std::move(stream), std::move(in_flight)};
+  }
+  // Marks the call cancelled and wakes whoever waits for its answer (an open call stream ends without
+  // one). Nothing when no such call runs.
+  std::optional<CallInFlight> CancelCall(const std::string& client_id) {
+    CallInFlight found;
+    {
+      std::lock_guard lock(mu_);
+      auto it = calls_.find(client_id);
+      if (it == calls_.end()) return std::nullopt;
+      it->second.cancelled = true;
+      found = it->second;
+    }
+    if (found.wake) found.wake->try_send(boost::system::error_code{}, Json());
+    if (auto call = found.stream.lock()) {
+      std::lock_guard lock(call->mu);
+      call->started = true;  // (so no answer goes out as JSON either)
+      call->finished = true;
+      if (call->stream) call->stream->Close();
+    }
+    return found;
+  }
+  // The call is over; true when the client cancelled it (its answer is then dropped).
+  bool EndCall(const std::string& client_id) {
+    std::lock_guard lock(mu_);
+    auto it = calls_.find(client_id);
+    if (it == calls_.end()) return false;
+    const bool cancelled = it->second.cancelled;
+    calls_.erase(it);
+    return cancelled;
   }
   void CallSent(const std::string& client_id, const std::string& backend, int64_t backend_id) {
     std::lock_guard lock(mu_);
@@ -314,16 +360,6 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     if (it == calls_.end()) return;
     it->second.backend = backend;
     it->second.backend_id = backend_id;
-  }
-  void ForgetCall(const std::string& client_id) {
-    std::lock_guard lock(mu_);
-    calls_.erase(client_id);
-  }
-  std::optional<CallInFlight> FindCall(const std::string& client_id) {
-    std::lock_guard lock(mu_);
-    auto it = calls_.find(client_id);
-    if (it == calls_.end()) return std::nullopt;
-    return it->second;
   }
 
   // What a connected backend declared in its initialize result (empty when not connected).
@@ -536,7 +572,11 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   bool SendToClient(const Json& message, const std::shared_ptr<CallStream>& call) {
     if (call) {
       std::lock_guard lock(call->mu);
-      return Deliver(message, call->key, call->stream.get());
+      const bool open_now = !call->started && !call->finished;  // the call's first event: open its stream
+      if (open_now) call->started = true;
+      const bool sent = Deliver(message, call->key, call->stream.get());
+      if (open_now && call->wake) call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
+      return sent;
     }
     std::shared_ptr<SseStream> standalone;
     {
@@ -550,23 +590,52 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     return Deliver(message, 0, standalone.get());
   }
 
-  // Opens a call's stream with its first event (SEP-1699): an id and empty data, so a client that loses
-  // the stream can come back with Last-Event-ID, and how long to wait before doing so.
-  std::shared_ptr<CallStream> Prime(std::shared_ptr<SseStream> stream) {
-    auto call = std::make_shared<CallStream>(++stream_counter_, std::move(stream));
-    {
-      std::lock_guard lock(mu_);
-      live_calls_[call->key] = call;
-    }
-    std::lock_guard lock(call->mu);
-    const uint64_t id = ++event_counter_;
-    transport::SseEvent ev;
-    ev.id = std::to_string(id);
-    ev.has_id = true;
-    ev.retry_ms = kClientRetryMs;
-    Keep(id, call->key, std::string());
-    call->stream->Send(std::move(ev));
+  // A tool call whose answer may come as an SSE stream: numbered now (its priming event's id comes before
+  // any event of the call), opened by AttachCall when the exchange is woken to open it.
+  std::shared_ptr<CallStream> PrepareCall(std::shared_ptr<Channel> wake) {
+    auto call = std::make_shared<CallStream>(++stream_counter_, nullptr);
+    call->wake = std::move(wake);
+    call->prime_id = ++event_counter_;
+    Keep(call->prime_id, call->key, std::string());
+    std::lock_guard lock(mu_);
+    live_calls_[call->key] = call;
     return call;
+  }
+
+  // Opens the call's stream: the priming event (SEP-1699: an id and empty data, so a client that loses
+  // the stream can come back with Last-Event-ID, and how long to wait before doing so), then what the
+  // call sent so far; the rest follows as it comes. A call already over ends the stream at once.
+  void AttachCall(const std::shared_ptr<CallStream>& call, std::shared_ptr<SseStream> stream) {
+    std::lock_guard lock(call->mu);
+    transport::SseEvent prime;
+    prime.id = std::to_string(call->prime_id);
+    prime.has_id = true;
+    prime.retry_ms = kClientRetryMs;
+    stream->Send(std::move(prime));
+    for (transport::SseEvent& ev : Replay(call->key, call->prime_id)) stream->Send(std::move(ev));
+    if (call->finished) {
+      stream->Close();
+    } else {
+      call->stream = std::move(stream);
+    }
+  }
+
+  // True when the call never opened its stream: its answer goes out as plain JSON (and the call is over).
+  bool AnswerAsJson(const std::shared_ptr<CallStream>& call) {
+    std::lock_guard lock(call->mu);
+    if (call->started) return false;
+    call->started = true;
+    call->finished = true;
+    return true;
+  }
+
+  // The exchange waited kLazySse without an answer: the stream opens (resumable from here on). False
+  // when the answer or an event came first.
+  bool StartStreamAfterWait(const std::shared_ptr<CallStream>& call) {
+    std::lock_guard lock(call->mu);
+    if (call->started) return false;
+    call->started = true;
+    return true;
   }
 
   // The call's answer went out: its stream ends. When the answer was handed to an open stream, the
@@ -827,7 +896,9 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
                   {"error", {{"code", gateway::kInternalError}, {"message", "the client session ended"}}}};
       channel->try_send(boost::system::error_code{}, std::move(closed));
     }
-    for (auto& [id, call] : calls) call.cancel->try_send(boost::system::error_code{}, Json());
+    for (auto& [id, call] : calls) {
+      if (call.wake) call.wake->try_send(boost::system::error_code{}, Json());
+    }
     for (auto& [name, b] : backends) co_await b->Close();
   }
 
@@ -1587,36 +1658,72 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await ex.Respond(std::move(accepted));
       co_return;
     }
-    // A tool call may relay progress, logs or requests to the client while it runs: it is answered as an
-    // SSE stream when the client takes one, and the call continues after this handler has returned (the
-    // stream's events are written as they come).
+    // The request runs on its own; this exchange waits for its answer, or for the client's cancel (then
+    // 202 at once). A tool call may relay progress, logs or requests to the client while it runs: when the
+    // client takes SSE, the call's first event (or kLazySse without an answer) opens the stream and the
+    // call continues after this handler has returned; a quick, quiet call is answered as plain JSON.
     const bool accepts_sse =
         ex.request().headers.Get("Accept").value_or("").find("text/event-stream") != std::string_view::npos;
-    if (accepts_sse && message["method"] == "tools/call") {
-      auto opened = co_await ex.StartSse();
-      if (!opened.ok()) co_return;
-      auto call = session->Prime(*opened);
-      asio::co_spawn(executor_, Holding(shared_from_this(), AnswerOnStream(session, std::move(message), call, scope)),
-                     asio::detached);
-      co_return;
+    auto wake = std::make_shared<Channel>(executor_, 2);
+    scope->wake = wake;
+    std::shared_ptr<CallStream> call;
+    if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
+    asio::co_spawn(executor_, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)),
+                   asio::detached);
+    Json first;
+    if (call) {
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      timer.expires_after(kLazySse);
+      using namespace asio::experimental::awaitable_operators;
+      auto got = co_await (wake->async_receive(kTuple) || timer.async_wait(kTuple));
+      if (got.index() == 0) {
+        first = std::get<1>(std::get<0>(std::move(got)));
+      } else if (session->StartStreamAfterWait(call)) {
+        first = OpenStreamMarker();
+      } else {
+        auto [ec, m] = co_await wake->async_receive(kTuple);  // the answer (or event) that just came
+        first = std::move(m);
+      }
+    } else {
+      auto [ec, m] = co_await wake->async_receive(kTuple);
+      first = std::move(m);
     }
-    std::shared_ptr<CallStream> no_stream;
-    Json response = co_await Dispatch(session, std::move(message), no_stream, scope);
-    if (response.is_null()) {  // the client cancelled the call: nothing to answer
+    if (call && first == OpenStreamMarker()) {
+      auto opened = co_await ex.StartSse();
+      if (opened.ok()) session->AttachCall(call, *opened);
+      co_return;  // (a client gone meanwhile can still resume the call: its events are kept)
+    }
+    if (first.is_null()) {  // the client cancelled the call: nothing to answer
       Response accepted;
       accepted.status = 202;
       co_await ex.Respond(std::move(accepted));
       co_return;
     }
-    co_await Reply(ex, 200, std::move(response));
+    co_await Reply(ex, 200, std::move(first));
   }
 
-  asio::awaitable<void> AnswerOnStream(std::shared_ptr<ClientSession> session, Json message,
-                                       std::shared_ptr<CallStream> stream, std::shared_ptr<RequestScope> scope) {
-    Json response = co_await Dispatch(session, std::move(message), stream, scope);
-    // (null: the client cancelled the call.) A stream the client dropped keeps the answer for its resumption.
-    const bool delivered = !response.is_null() && session->SendToClient(response, stream);
-    session->FinishCall(stream, delivered);
+  // Runs one client request and hands its answer to the exchange waiting in HandlePost: through `wake`
+  // as JSON, or on the call's SSE stream once that opened.
+  asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> call,
+                               std::shared_ptr<RequestScope> scope) {
+    const std::shared_ptr<Channel> wake = scope->wake;
+    Json response = co_await Dispatch(session, std::move(message), call, scope);
+    if (!call) {
+      wake->try_send(boost::system::error_code{}, std::move(response));  // (null: cancelled; the exchange knows)
+      co_return;
+    }
+    if (response.is_null()) {  // cancelled
+      session->FinishCall(call, false);
+      co_return;
+    }
+    if (session->AnswerAsJson(call)) {
+      session->FinishCall(call, /*delivered=*/true);
+      wake->try_send(boost::system::error_code{}, std::move(response));
+      co_return;
+    }
+    // A stream the client dropped keeps the answer for its resumption.
+    const bool delivered = session->SendToClient(response, call);
+    session->FinishCall(call, delivered);
   }
 
   // --- legacy HTTP+SSE (2024-11-05): GET /sse opens the session's stream, POST /messages?sessionId= ---
@@ -1752,7 +1859,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       }
     } else if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId")) {
       // To the backend that holds the request, under the id that backend knows it by.
-      if (auto call = session->FindCall(params["requestId"].dump())) {
+      if (auto call = session->CancelCall(params["requestId"].dump())) {
+        Release(call->in_flight);  // a graceful stop does not wait for it
         if (call->backend_id >= 0) {
           if (auto b = session->Backend(call->backend)) {
             Json p = params;
@@ -1761,7 +1869,6 @@ class Core final : public std::enable_shared_from_this<Core> {
             co_await b->Notify(std::move(m), std::move(p));
           }
         }
-        call->cancel->try_send(boost::system::error_code{}, Json());
       }
     }
     // notifications/initialized needs nothing: backends were initialized with the session.
@@ -1777,6 +1884,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     const size_t method = gateway::MethodIndex(method_name);
     const auto started = Clock::now();
     InFlight in_flight(this);
+    scope->in_flight = in_flight.token();
     std::string problem;
     Json response;
     try {
@@ -1791,21 +1899,28 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   // Counts a client request from Dispatch to its answer; a stop waits for the count to reach zero.
+  // A cancelled call stops counting at once (its backend may never answer it).
   class InFlight {
    public:
-    explicit InFlight(Core* core) : core_(core) { core_->in_flight_.fetch_add(1); }
-    ~InFlight() {
-      if (core_->in_flight_.fetch_sub(1) == 1) {
-        std::lock_guard lock(core_->idle_mu_);
-        core_->idle_cv_.notify_all();
-      }
+    explicit InFlight(Core* core) : core_(core), token_(std::make_shared<std::atomic<bool>>(true)) {
+      core_->in_flight_.fetch_add(1);
     }
+    ~InFlight() { core_->Release(token_); }
+    const std::shared_ptr<std::atomic<bool>>& token() const { return token_; }
     InFlight(const InFlight&) = delete;
     InFlight& operator=(const InFlight&) = delete;
 
    private:
     Core* core_;
+    std::shared_ptr<std::atomic<bool>> token_;  // true while counted
   };
+  void Release(const std::shared_ptr<std::atomic<bool>>& token) {
+    if (!token || !token->exchange(false)) return;
+    if (in_flight_.fetch_sub(1) == 1) {
+      std::lock_guard lock(idle_mu_);
+      idle_cv_.notify_all();
+    }
+  }
 
  public:
   // A graceful stop's first step: new requests get 503, /readyz says stopping; then wait (up to
@@ -1975,22 +2090,17 @@ class Core final : public std::enable_shared_from_this<Core> {
     scope->backend = backend;
     auto target = session->Backend(backend);
     if (!target) co_return Unavailable(method, id, backend, "not connected");
-    // The call runs on its own, so that the client's notifications/cancelled ends the wait at once
-    // (the backend, told too, may still answer; that answer is dropped).
+    // The client's notifications/cancelled wakes the HTTP exchange waiting for this answer at once (see
+    // HandlePost); the backend, told too, may still answer: that answer is dropped.
     const std::string call_key = id.dump();
-    auto ex = co_await asio::this_coro::executor;
-    auto cancel = session->BeginCall(call_key, ex);
-    auto done = std::make_shared<ResultChannel>(ex, 1);
+    session->BeginCall(call_key, scope->wake, stream, scope->in_flight);
     gateway::TraceContext client_span = scope->trace.Child();
     const auto call_started = std::chrono::system_clock::now();
     auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
     events->client_headers_ = scope->client_headers;
-    asio::co_spawn(ex, RunCall(target, method, std::move(forwarded), events, done), asio::detached);
-    using namespace asio::experimental::awaitable_operators;
-    auto got = co_await (done->async_receive(kTuple) || cancel->async_receive(kTuple));
-    session->ForgetCall(call_key);
-    if (got.index() == 1) co_return Json();  // cancelled: no answer
-    auto answer = std::get<1>(std::move(std::get<0>(got)));
+    std::string m = method;
+    auto answer = co_await target->Call(std::move(m), std::move(forwarded), events);
+    if (session->EndCall(call_key)) co_return Json();  // cancelled: no answer
     if (exporter_ && client_span.sampled) {
       gateway::Span span;
       span.trace_id = client_span.trace_id;
@@ -2012,13 +2122,6 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_return response;
   }
 
-  using ResultChannel = asio::experimental::concurrent_channel<void(boost::system::error_code, absl::StatusOr<Json>)>;
-
-  static asio::awaitable<void> RunCall(std::shared_ptr<BackendSession> target, std::string method, Json params,
-                                       std::shared_ptr<BackendEvents> events, std::shared_ptr<ResultChannel> done) {
-    auto answer = co_await target->Call(std::move(method), std::move(params), std::move(events));
-    done->try_send(boost::system::error_code{}, std::move(answer));
-  }
 
   static bool BestEffort(const config::Config& cfg) {
     return cfg.operational && cfg.operational->failure_handling &&
