@@ -5,6 +5,7 @@
 #include "gateway/gateway.h"
 #include "gateway/gateway_asio.h"
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <atomic>
@@ -15,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <unordered_map>
 #include <mutex>
 
 #include <boost/asio/as_tuple.hpp>
@@ -102,6 +104,7 @@ Response JsonResponse(int status, const Json& body) {
 
 // One config generation: the config and the resolved targets of its backends.
 struct Snapshot {
+  uint64_t generation = 0;  // unique per snapshot made in this process
   config::Config cfg;
   std::vector<BackendTarget> targets;
   // The outgoing auth of this generation (null until the gateway runs: it needs the HTTP client).
@@ -156,6 +159,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
                                                              std::shared_ptr<auth::TokenExchanger> exchanger = nullptr,
                                                              std::shared_ptr<gateway::Logger> audit = nullptr) {
   auto snap = std::make_shared<Snapshot>();
+  static std::atomic<uint64_t> generations{0};
+  snap->generation = ++generations;
   const gateway::HealthPolicy policy = gateway::HealthPolicy::FromConfig(cfg);
   if (exchanger) {
     auto outgoing = auth::OutgoingAuth::Create(cfg, exchanger);
@@ -254,6 +259,61 @@ struct CallStream {
   std::shared_ptr<asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>> wake;
 };
 
+// Catalogues shared by the sessions whose backends listed exactly the same things under the same config
+// generation: one copy of every tool's JSON for all of them, instead of one per session (most sessions
+// see the same catalogue). Keyed by SHA-256 of the aggregation's input; entries live as long as a
+// session holds them.
+class CatalogueCache {
+ public:
+  static std::string Key(uint64_t generation, const std::vector<gateway::BackendCapabilities>& caps) {
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    auto add = [ctx](std::string_view bytes) {
+      const uint64_t n = bytes.size();
+      EVP_DigestUpdate(ctx, &n, sizeof(n));  // length-prefixed: no two inputs hash the same stream
+      EVP_DigestUpdate(ctx, bytes.data(), bytes.size());
+    };
+    add(std::string_view(reinterpret_cast<const char*>(&generation), sizeof(generation)));
+    for (const gateway::BackendCapabilities& c : caps) {
+      add(c.backend);
+      add(c.ok ? "ok" : "failed");
+      for (const std::vector<Json>* list : {&c.tools, &c.resources, &c.resource_templates, &c.prompts}) {
+        add(std::to_string(list->size()));
+        for (const Json& item : *list) add(item.dump());
+      }
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx, digest, &len);
+    EVP_MD_CTX_free(ctx);
+    return std::string(reinterpret_cast<const char*>(digest), len);
+  }
+
+  std::shared_ptr<const gateway::Catalogue> Find(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto it = entries_.find(key);
+    return it == entries_.end() ? nullptr : it->second.lock();
+  }
+
+  // Keeps `catalogue` for others; returns the one to use (another session's, when it got there first).
+  std::shared_ptr<const gateway::Catalogue> Insert(const std::string& key, std::shared_ptr<const gateway::Catalogue> catalogue) {
+    std::lock_guard lock(mu_);
+    auto& slot = entries_[key];
+    if (auto existing = slot.lock()) return existing;
+    slot = catalogue;
+    if (entries_.size() > 2 * swept_at_ + 64) {  // now and then, forget what no session holds any more
+      std::erase_if(entries_, [](const auto& e) { return e.second.expired(); });
+      swept_at_ = entries_.size();
+    }
+    return catalogue;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::weak_ptr<const gateway::Catalogue>> entries_;
+  size_t swept_at_ = 0;
+};
+
 // One client request as it travels: its trace (the gateway's server span) and, once routed, the backend.
 struct RequestScope {
   gateway::TraceContext trace;
@@ -290,6 +350,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   bool legacy = false;  // an HTTP+SSE (2024-11-05) session: lives as long as its GET /sse stream
   // Who the session belongs to (issuer + subject): another identity presenting its id is refused.
   std::string binding;
+  std::shared_ptr<CatalogueCache> catalogue_cache;  // the gateway's (null: every catalogue its own)
 
   // The caller's latest identity (a refreshed token replaces the one the session began with): what
   // token exchange exchanges.
@@ -505,13 +566,22 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ListBackend(sessions[i], caps, i));
     co_await WhenAll(std::move(tasks));
     const auto snap = snapshot();
-    const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
-    auto catalogue = gateway::Aggregate(agg, std::move(*caps));
+    const std::string key = catalogue_cache ? CatalogueCache::Key(snap->generation, *caps) : std::string();
+    std::shared_ptr<const gateway::Catalogue> shared = catalogue_cache ? catalogue_cache->Find(key) : nullptr;
+    absl::StatusOr<gateway::Catalogue> catalogue = absl::UnknownError("not aggregated");
+    if (!shared) {
+      const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
+      catalogue = gateway::Aggregate(agg, std::move(*caps));
+      if (catalogue.ok()) {
+        shared = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
+        if (catalogue_cache) shared = catalogue_cache->Insert(key, shared);
+      }
+    }
     std::lock_guard lock(mu_);
     if (generation < refresh_applied_) co_return;  // a newer refresh already answered
     refresh_applied_ = generation;
-    if (catalogue.ok()) {
-      catalogue_ = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
+    if (shared) {
+      catalogue_ = std::move(shared);
       aggregation_error_.clear();
     } else {
       aggregation_error_ = std::string(catalogue.status().message());
@@ -1602,6 +1672,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     session->executor_ = executor_;
     session->legacy = legacy;
     session->binding = who->SessionBindingKey();
+    session->catalogue_cache = catalogue_cache_;
     session->SetIdentity(who);
     if (!snap->cfg.passthrough_headers.empty()) session->initial_headers = std::make_shared<const transport::Headers>(req.headers);
     return session;
@@ -2200,6 +2271,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   std::function<transport::ServerStats()> server_stats_;
   std::shared_ptr<transport::HttpClient> client_;
   std::shared_ptr<gateway::HealthMonitor> monitor_;
+  std::shared_ptr<CatalogueCache> catalogue_cache_ = std::make_shared<CatalogueCache>();
   asio::any_io_executor expire_strand_;  // a strand of executor_
   std::shared_ptr<asio::steady_timer> expire_timer_;
   uint16_t port_ = 0;
