@@ -5,6 +5,7 @@
 //   loadgen --url=... --mode=call --concurrency=64 --rate=5000 --duration=5     (open loop)
 //   loadgen --url=... --mode=list --iterations=5 --expect_tools=5000
 //   loadgen --url=... --mode=idle --sessions=10000                              (then a line on stdin)
+//   loadgen --url=... --bearer=TOKEN ...           (every request carries Authorization: Bearer TOKEN)
 //
 // call: S sessions (each: initialize, notifications/initialized, then tools/call in a loop with unique
 //   ids and unique echo texts) over the client's keep-alive pool. Closed loop: each session sends its
@@ -77,6 +78,7 @@ struct Options {
   std::string accept = "application/json, text/event-stream";
   std::string protocol = "2025-06-18";
   std::string tool = "tool_0";
+  std::string authorization;  // "Bearer <token>" on every request when set (--bearer)
   size_t text_bytes = 16;
   Duration timeout = std::chrono::seconds(30);
 };
@@ -211,6 +213,7 @@ class Session {
     transport::Request req;
     req.method = method;
     req.target = options_.url.target;
+    if (!options_.authorization.empty()) req.headers.Set("Authorization", options_.authorization);
     if (!session_.empty()) {
       req.headers.Set("Mcp-Session-Id", session_);
       req.headers.Set("MCP-Protocol-Version", protocol_);
@@ -568,7 +571,7 @@ int RunIdle(const Flags& flags, const Options& options, Json& out) {
 int Main(int argc, char** argv) {
   Flags flags(argc, argv,
               {"url", "ca", "mode", "concurrency", "duration", "warmup", "requests", "rate", "threads", "timeout", "tool",
-               "text_bytes", "accept", "protocol", "iterations", "expect_tools", "sessions", "close", "label"});
+               "text_bytes", "accept", "protocol", "iterations", "expect_tools", "sessions", "close", "label", "bearer"});
   Options options;
   auto url = transport::ParseUrl(flags.Str("url", "http://127.0.0.1:4483/mcp"));
   if (!url.ok()) Flags::Fail(absl::StrCat("--url: ", url.status().message()));
@@ -582,6 +585,10 @@ int Main(int argc, char** argv) {
   }
   options.protocol = flags.Str("protocol", options.protocol);
   options.tool = flags.Str("tool", options.tool);
+  if (flags.Has("bearer")) {
+    if (flags.Str("bearer").empty()) Flags::Fail("--bearer needs a token");
+    options.authorization = "Bearer " + flags.Str("bearer");
+  }
   options.text_bytes = static_cast<size_t>(flags.Int("text_bytes", 16));
   options.timeout = std::chrono::milliseconds(static_cast<int64_t>(flags.Double("timeout", 30) * 1000));
 

