@@ -31,6 +31,7 @@ constexpr char kUsage[] =
     "  serve     --config=PATH [--host=127.0.0.1] [--port=4483] [--debug]   run the virtual MCP server\n"
     "            [--allowed-hosts=H1,H2] [--allowed-origins=O1,O2]           DNS-rebinding allow-lists\n"
     "            (also $VMCP_ALLOWED_HOSTS, $VMCP_ALLOWED_ORIGINS)\n"
+    "            [--threads=N]                                             I/O threads (default: one per core)\n"
     "  validate  --config=PATH                                               check a config.yaml and summarize it\n"
     "  version                                                               print the version\n";
 
@@ -125,6 +126,7 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
                                   {"c", true},
                                   {"host", true},
                                   {"port", true},
+                                  {"threads", true},
                                   {"debug", false},
                                   {"allowed-hosts", true},
                                   {"allowed-origins", true}},
@@ -141,6 +143,11 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   int port = 4483;
   if (flags.values.count("port") && (!absl::SimpleAtoi(flags.values["port"], &port) || port < 0 || port > 65535)) {
     err << "vmcp serve: --port must be a number between 0 and 65535\n";
+    return 2;
+  }
+  int threads = 0;
+  if (flags.values.count("threads") && (!absl::SimpleAtoi(flags.values["threads"], &threads) || threads < 1 || threads > 256)) {
+    err << "vmcp serve: --threads must be a number between 1 and 256\n";
     return 2;
   }
   auto env_holder = std::make_shared<config::ProcessEnvironment>();
@@ -173,6 +180,7 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
     return 1;
   }
   options.host = flags.values.count("host") ? flags.values["host"] : "127.0.0.1";
+  options.threads = threads;
   options.port = static_cast<uint16_t>(port);
   options.debug = flags.switches["debug"] || r.config->operational.value_or(config::OperationalConfig{}).log_level == "debug";
   const std::string name = r.config->name;

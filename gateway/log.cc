@@ -50,7 +50,15 @@ void Logger::Drain() {
   std::string batch;
   std::unique_lock lock(mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return stopping_ || !queue_.empty() || dropped_ > 0; });
+    // Lines are written in batches: at most kFlushInterval after they were queued, at once when the
+    // batch is large, a warning or an error came, or the logger ends. (A wake-up and a write(2) per
+    // request line would cost the request path more than formatting the line does.)
+    cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || urgent_ || queue_.size() >= kFlushBatch; });
+    urgent_ = false;
+    if (queue_.empty() && dropped_ == 0) {
+      if (stopping_) return;
+      continue;
+    }
     batch.clear();
     for (std::string& line : queue_) {
       batch += line;
@@ -109,6 +117,7 @@ void Logger::Write(LogLevel level, const char* msg, nlohmann::json& fields) {
     sink_(line);
     return;
   }
+  bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (queue_.size() >= kMaxQueued) {
@@ -116,8 +125,10 @@ void Logger::Write(LogLevel level, const char* msg, nlohmann::json& fields) {
       return;
     }
     queue_.push_back(std::move(line));
+    if (level >= LogLevel::kWarn) urgent_ = true;
+    wake = urgent_ || queue_.size() == kFlushBatch;
   }
-  cv_.notify_one();
+  if (wake) cv_.notify_one();
 }
 
 std::string SessionTag(const std::string& session_id) { return session_id.substr(0, 8); }

@@ -12,6 +12,7 @@
 //   log.Info("mcp request", {{"method", "tools/call"}, {"duration_ms", 1.7}});
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -55,10 +56,13 @@ class Logger {
   std::mutex mu_;
   // Stderr (no sink): lines queued for the writer thread.
   static constexpr size_t kMaxQueued = 8192;
+  static constexpr size_t kFlushBatch = 256;
+  static constexpr std::chrono::milliseconds kFlushInterval{50};
   std::condition_variable cv_;
   std::deque<std::string> queue_;  // guarded by mu_
   uint64_t dropped_ = 0;           // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
+  bool urgent_ = false;            // guarded by mu_: a warning or error waits to be written
   std::thread writer_;
 };
 

@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
@@ -101,6 +102,9 @@ absl::StatusOr<std::shared_ptr<asio::ssl::context>> MakeTlsContext(const std::st
 }
 
 constexpr char kNotSentPayload[] = "type.vmcp/transport.NotSent";
+
+// Response bodies up to this size, with a Content-Length and not an event stream, are read with the header.
+constexpr uint64_t kPrefetchLimit = 1024 * 1024;
 
 bool IsStaleConnectionError(const beast::error_code& ec) {
   return ec == asio::error::eof || ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
@@ -480,7 +484,16 @@ class ResponseStreamImpl final : public ResponseStream {
   int status() const override { return status_; }
   const Headers& headers() const override { return headers_; }
 
+  // The body, already read with the header (see Open).
+  void Prefetched(std::string body) { prefetched_ = std::move(body); }
+
   asio::awaitable<absl::StatusOr<std::string>> Read(Duration timeout) override {
+    if (prefetched_) {
+      std::string body = std::move(*prefetched_);
+      prefetched_.reset();
+      if (parser_->is_done()) Finish(parser_->keep_alive());
+      if (!body.empty()) co_return body;
+    }
     if (!conn_) co_return std::string();
     if (parser_->is_done()) {
       Finish(parser_->keep_alive());
@@ -494,7 +507,9 @@ class ResponseStreamImpl final : public ResponseStream {
  private:
   template <typename S>
   asio::awaitable<absl::StatusOr<std::string>> ReadFrom(S& stream, Duration timeout) {
-    std::string chunk(16 * 1024, '\0');
+    size_t want = 16 * 1024;
+    if (auto left = parser_->content_length_remaining(); left && *left > 0 && *left < want) want = static_cast<size_t>(*left);
+    std::string chunk(want, '\0');
     for (;;) {
       parser_->get().body().data = chunk.data();
       parser_->get().body().size = chunk.size();
@@ -552,6 +567,7 @@ class ResponseStreamImpl final : public ResponseStream {
   Url url_;
   int status_ = 0;
   Headers headers_;
+  std::optional<std::string> prefetched_;
 };
 
 }  // namespace
@@ -579,18 +595,40 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     struct HeaderResult {
       absl::Status status;
       bool retry_on_fresh = false;
+      std::optional<std::string> body;  // the whole body, when it was small, sized and not a stream
     };
     auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
       conn->lowest().expires_after(opt_.response_timeout);
       auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
       if (wec) co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec)};
       auto [rec, rn] = co_await http::async_read_header(stream, conn->buffer, *parser, kTuple);
-      conn->lowest().expires_never();
       if (rec) {
+        conn->lowest().expires_never();
         co_return HeaderResult{Failure(rec, url, "reading the response"),
                                conn->reused && rn == 0 && IsStaleConnectionError(rec)};
       }
-      co_return HeaderResult{absl::OkStatus(), false};
+      // A small body of known length that is not an event stream is read here, in the same trip to the
+      // connection's strand (an answer to a POST, most of the time), not by a second one from Read().
+      HeaderResult ok{absl::OkStatus(), false, std::nullopt};
+      const auto length = parser->content_length();
+      const auto type = parser->get()[http::field::content_type];
+      if (!options.long_lived && length && *length <= kPrefetchLimit &&
+          type.find("text/event-stream") == beast::string_view::npos) {
+        std::string body(static_cast<size_t>(*length), '\0');
+        parser->get().body().data = body.data();
+        parser->get().body().size = body.size();
+        while (!parser->is_done()) {
+          auto [ec, n] = co_await http::async_read_some(stream, conn->buffer, *parser, kTuple);
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            conn->lowest().expires_never();
+            co_return HeaderResult{Failure(ec, url, "reading the response"), false, std::nullopt};
+          }
+        }
+        ok.body = std::move(body);
+      }
+      conn->lowest().expires_never();
+      co_return ok;
     };
     HeaderResult hr = co_await asio::co_spawn(
         conn->strand,
@@ -611,8 +649,10 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       }
       co_return hr.status;
     }
-    co_return std::unique_ptr<ResponseStream>(std::make_unique<ResponseStreamImpl>(
-        shared_from_this(), pool, std::move(conn), std::move(parser), !options.long_lived, url));
+    auto stream = std::make_unique<ResponseStreamImpl>(shared_from_this(), pool, std::move(conn), std::move(parser),
+                                                       !options.long_lived, url);
+    if (hr.body) stream->Prefetched(std::move(*hr.body));
+    co_return std::unique_ptr<ResponseStream>(std::move(stream));
   }
   co_return absl::UnavailableError("unreachable");
 }
