@@ -9,6 +9,7 @@ profiled the gateway. Every ratio is taken against the baseline measured in the 
 import argparse
 import json
 import os
+import pathlib
 import re
 import statistics
 import subprocess
@@ -517,6 +518,7 @@ class Report:
         self.w("Scenario 5 (token exchange with the cache: exchanges per 1,000 calls, latency cost of the exchange path; "
                f"no target in issue 8): {self.exchange_summary()}.")
         self.w()
+        self.history_table()
         self.w("## Set-up")
         self.w()
         self.w("- **Backend**: `//bench:mcp_backend`, streamable HTTP answered with JSON, on the project's own HTTP server "
@@ -619,6 +621,26 @@ class Report:
         self.w("scripts/bench.sh --smoke   # seconds; fails on any error, never on speed (part of scripts/test.sh)")
         self.w("```")
         return "\n".join(self.lines) + "\n"
+
+
+def _history(self):
+    """Earlier runs (bench/history.json), so the before/after of each optimization stays visible."""
+    path = pathlib.Path(__file__).with_name("history.json")
+    if not path.exists():
+        return
+    data = json.loads(path.read_text())
+    self.w("## Earlier runs")
+    self.w()
+    self.w(data.get("note", ""))
+    self.w()
+    self.w("| run | " + " | ".join(data["columns"]) + " |")
+    self.w("|---|" + "---:|" * len(data["columns"]))
+    for run in data["runs"]:
+        self.w(f"| {run['label']} | " + " | ".join(run["values"]) + " |")
+    self.w()
+
+
+Report.history_table = _history
 
 
 def main():

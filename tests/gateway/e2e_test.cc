@@ -692,6 +692,27 @@ TEST_F(ClashBackendE2E, ABackendThatRestartsIsReinitializedAndTheCallRetriedOnce
   gw->Stop(std::chrono::seconds(2));
 }
 
+// A backend that expires its sessions on demand (as one with a session timeout does): the next call
+// is refused as lost, the gateway re-initializes and the call is answered; the client notices nothing.
+TEST_F(ClashBackendE2E, ABackendThatExpiresSessionsIsReinitializedTransparently) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  Json expire = mcp.Request("tools/call", {{"name", "clash_expire-sessions"}, {"arguments", Json::object()}});
+  ASSERT_EQ(expire["result"]["content"][0]["text"], "clash: expire-sessions") << expire.dump();
+  ASSERT_NE(clash_->WaitForLineContaining("EXPIRED "), "") << clash_->output();
+  for (int i = 0; i < 3; ++i) {
+    Json r = mcp.Request("tools/call", {{"name", "clash_echo"}, {"arguments", {{"message", "again"}}}});
+    EXPECT_EQ(r["result"]["content"][0]["text"], "clash: echo: again") << r.dump();
+  }
+  GatewayMetrics m = gw->Metrics();
+  ASSERT_EQ(m.backends.size(), 1u);
+  EXPECT_EQ(m.backends[0].reinitializations, 1u);
+  gw->Stop(std::chrono::seconds(2));
+}
+
 // Reload moves open sessions: an added backend is connected and its tools appear (the client is told
 // on its GET stream), a removed one's tools are gone, an untouched one keeps its backend session.
 TEST_F(ClashBackendE2E, ReloadMovesOpenSessionsToTheNewConfig) {

@@ -15,6 +15,8 @@
 //                            after N ms (for graceful-stop tests: the test knows the call is in flight)
 //   add-tool {name:"x"}   -> registers a tool `x` (answering "clash: added x") in this session and so
 //                            sends notifications/tools/list_changed; "clash: add-tool: x"
+//   expire-sessions {}    -> right after answering, forgets every session (as a server whose sessions
+//                            time out does: their next request gets 404) and prints `EXPIRED <count>`
 //
 //   node tests/peers/clash-backend.mjs --port N [--label NAME] [--host 127.0.0.1] [--verbose]
 //
@@ -37,6 +39,8 @@ if (!label) {
   console.error('clash-backend: --label needs a value');
   process.exit(2);
 }
+
+let host;  // what serveStreamable returned: its session table
 
 function createServer() {
   const mcp = new McpServer({ name: `vmcp-${label}-backend`, version: '1.0.0' }, { capabilities: { logging: {} } });
@@ -86,6 +90,21 @@ function createServer() {
       return text(`add-tool: ${name}`);
     },
   );
+  mcp.registerTool(
+    'expire-sessions',
+    { description: `Forgets every session once this call is answered (${label} backend)`, inputSchema: {} },
+    async () => {
+      setTimeout(() => {
+        const count = host?.sessions?.size ?? 0;
+        for (const [id, s] of host?.sessions ?? []) {
+          host.sessions.delete(id);
+          s.transport.close().catch(() => {});
+        }
+        process.stdout.write(`EXPIRED ${count}\n`);
+      }, 20);
+      return text('expire-sessions');
+    },
+  );
   mcp.registerPrompt('simple-prompt', { description: `A prompt without arguments (${label} backend)` }, async () => ({
     messages: [{ role: 'user', content: { type: 'text', text: `${label}: simple-prompt` } }],
   }));
@@ -99,7 +118,7 @@ function createServer() {
 }
 
 try {
-  await serveStreamable({ name: `${label}-backend`, createServer, argv: rest });
+  host = await serveStreamable({ name: `${label}-backend`, createServer, argv: rest });
 } catch (e) {
   console.error(`clash-backend: ${e.message}`);
   process.exit(2);
