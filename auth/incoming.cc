@@ -195,6 +195,19 @@ asio::awaitable<absl::StatusOr<Identity>> IncomingAuthenticator::AuthenticateOid
 }
 
 asio::awaitable<absl::StatusOr<Identity>> IncomingAuthenticator::ValidateJwtToken(std::string token) {
+  // A JWT already validated is not verified again (a signature check per request is most of the cost
+  // of an authenticated call) until it expires or kValidatedFor passes, whichever is first; its expiry
+  // is checked on every use. The cache is bounded and keyed by the token's hash.
+  const std::string key = internal::Sha256(token);
+  const TimePoint now = options_.clock();
+  {
+    std::lock_guard lock(validated_mu_);
+    auto it = validated_.find(key);
+    if (it != validated_.end()) {
+      if (now < it->second.until) co_return it->second.identity;
+      validated_.erase(it);
+    }
+  }
   auto jws = ParseJws(token);
   if (!jws.ok()) co_return InvalidToken(jws.status());
   if (absl::Status s = CheckAlg(jws->alg, options_.allowed_algs); !s.ok()) co_return InvalidToken(s);
@@ -208,7 +221,19 @@ asio::awaitable<absl::StatusOr<Identity>> IncomingAuthenticator::ValidateJwtToke
   rules.clock_skew = options_.clock_skew;
   auto claims = CheckClaims(jws->payload, rules, options_.clock());
   if (!claims.ok()) co_return InvalidToken(claims.status());
-  co_return IdentityFrom(std::move(*claims), std::move(token));
+  Identity identity = IdentityFrom(std::move(*claims), std::move(token));
+  TimePoint until = now + kValidatedFor;
+  if (identity.expiry) until = std::min(until, *identity.expiry);
+  {
+    std::lock_guard lock(validated_mu_);
+    if (validated_.size() >= kMaxValidated) {
+      // Bounded: expired entries go first; if none, the table starts over (a re-validation is cheap).
+      std::erase_if(validated_, [&](const auto& e) { return e.second.until <= now; });
+      if (validated_.size() >= kMaxValidated) validated_.clear();
+    }
+    validated_[key] = Validated{identity, until};
+  }
+  co_return identity;
 }
 
 asio::awaitable<absl::StatusOr<Identity>> IncomingAuthenticator::Introspect(std::string token) {

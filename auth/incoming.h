@@ -21,6 +21,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <mutex>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -112,6 +114,17 @@ class IncomingAuthenticator {
   transport::Endpoint endpoint_;
   std::string resource_;
   std::vector<std::string> required_scopes_;
+
+  // Validated JWTs by SHA-256, until their expiry or kValidatedFor (key rotation and revocation take
+  // effect within that).
+  static constexpr std::chrono::seconds kValidatedFor{60};
+  static constexpr size_t kMaxValidated = 10000;
+  struct Validated {
+    Identity identity;
+    TimePoint until;
+  };
+  std::mutex validated_mu_;
+  std::unordered_map<std::string, Validated> validated_;  // guarded by validated_mu_
 
   std::atomic<uint64_t> accepted_{0};
   std::atomic<uint64_t> rejected_{0};

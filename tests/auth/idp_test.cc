@@ -193,6 +193,19 @@ TEST_F(IdpTest, ValidatesTokensTheProviderIssues) {
   EXPECT_EQ(stats["jwks"], 1);
 }
 
+// A validated token is remembered (no signature check per request), but never past its expiry: the
+// same token, presented after it expired, is refused although it was accepted a moment before.
+TEST_F(IdpTest, ARememberedTokenStillExpires) {
+  auto incoming = Incoming();
+  ASSERT_TRUE(incoming);
+  const std::string token = UserToken("alice");
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Authenticate(*incoming, token).ok());
+  offset_s_ += 600 + 61;  // past the token's 600 s lifetime and the clock skew
+  auto late = Authenticate(*incoming, token);
+  ASSERT_FALSE(late.ok());
+  EXPECT_NE(std::string(late.status().message()).find("expired"), std::string::npos) << late.status();
+}
+
 TEST_F(IdpTest, BadIncomingTokensEachGetTheirOwn401) {
   auto incoming = Incoming();
   ASSERT_TRUE(incoming);
