@@ -1318,6 +1318,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     return c;
   }
   GatewayMetrics Metrics() const { return metrics_->Snapshot(MetricsNow()); }
+  void StartLogWriter() { log_->StartWriter(); }
   std::string PrometheusText() const { return metrics_->Prometheus(MetricsNow()); }
 
  private:
@@ -2344,6 +2345,7 @@ class GatewayImpl final : public Gateway {
     };
     server_ = host ? std::make_unique<transport::HttpServer>(so, std::move(handler), *host)
                    : std::make_unique<transport::HttpServer>(so, std::move(handler));
+    if (!host) core_->StartLogWriter();  // (on a host's executor the gateway makes no thread)
     auto port = server_->Start();
     if (!port.ok()) {
       server_.reset();

@@ -27,8 +27,12 @@ const char* LevelName(LogLevel level) {
 
 }  // namespace
 
-Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {
-  if (!sink_) writer_ = std::thread([this] { Drain(); });
+Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {}
+
+void Logger::StartWriter() {
+  std::lock_guard lock(mu_);
+  if (sink_ || writer_.joinable()) return;
+  writer_ = std::thread([this] { Drain(); });
 }
 
 Logger::~Logger() {
@@ -120,6 +124,11 @@ void Logger::Write(LogLevel level, const char* msg, nlohmann::json& fields) {
   bool wake = false;
   {
     std::lock_guard lock(mu_);
+    if (!writer_.joinable()) {  // no writer thread (a host's executor): written here, whole
+      line += "\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      return;
+    }
     if (queue_.size() >= kMaxQueued) {
       ++dropped_;
       return;

@@ -2,9 +2,11 @@
 //
 // Structured logs: one JSON object a line (time, level, msg, then the event's fields: request id,
 // session prefix, method, backend, duration, trace id, ...). Lines go to the sink the host chose
-// (stderr by default), whole, so concurrent lines never interleave. Stderr is written by a thread of
-// the logger's own from a bounded queue: a request never waits on a slow or blocked log reader, and
-// when the queue is full lines are dropped and counted (a line saying how many follows). Values are
+// (stderr by default), whole, so concurrent lines never interleave. Once StartWriter() was called (a
+// gateway on threads of its own), stderr is written in batches by a thread of the logger's own from a
+// bounded queue: a request never waits on a slow or blocked log reader, and when the queue is full lines
+// are dropped and counted (a line saying how many follows). Without it (a gateway on a host's executor,
+// which creates no thread) stderr is written directly. Values are
 // escaped by the JSON library; callers pass no tokens, secrets or full session ids (SessionTag()
 // shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
 //
@@ -36,6 +38,8 @@ class Logger {
 
   Logger(LogLevel level, Sink sink);
   ~Logger();  // writes what is queued
+  // Stderr through the writer thread from now on (no-op with a sink).
+  void StartWriter();
   Logger(const Logger&) = delete;
   Logger& operator=(const Logger&) = delete;
 

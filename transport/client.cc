@@ -600,12 +600,15 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
       conn->lowest().expires_after(opt_.response_timeout);
       auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
-      if (wec) co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec)};
+      if (wec) {
+        co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec),
+                               std::nullopt};
+      }
       auto [rec, rn] = co_await http::async_read_header(stream, conn->buffer, *parser, kTuple);
       if (rec) {
         conn->lowest().expires_never();
         co_return HeaderResult{Failure(rec, url, "reading the response"),
-                               conn->reused && rn == 0 && IsStaleConnectionError(rec)};
+                               conn->reused && rn == 0 && IsStaleConnectionError(rec), std::nullopt};
       }
       // A small body of known length that is not an event stream is read here, in the same trip to the
       // connection's strand (an answer to a POST, most of the time), not by a second one from Read().
