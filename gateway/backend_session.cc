@@ -335,7 +335,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     Json no_params;
     if (absl::Status s = co_await Notify(std::move(initialized), std::move(no_params)); !s.ok()) co_return s;
     const uint64_t generation = ++generation_;
-    asio::co_spawn(client_executor_, StandaloneStream(shared_from_this(), generation), asio::detached);
+    if (!target_.no_standalone_stream || !target_.no_standalone_stream->load(std::memory_order_relaxed)) {
+      asio::co_spawn(client_executor_, StandaloneStream(shared_from_this(), generation), asio::detached);
+    }
     co_return absl::OkStatus();
   }
 
@@ -615,6 +617,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
         stream.Close();
         (void)parser.Finish();
       } else if (opened.ok() && (*opened)->status() == 405) {
+        if (target_.no_standalone_stream) target_.no_standalone_stream->store(true, std::memory_order_relaxed);
         co_return;  // the backend offers no standalone stream
       } else if (opened.ok() && (*opened)->status() == 404) {
         // A stream that was open and now finds its session unknown: the backend restarted. Re-initialize

@@ -14,6 +14,7 @@
 // elicitation requests) goes to that call's `BackendEvents`; everything else to the session's.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -97,6 +98,9 @@ struct BackendTarget {
   // The header source for the health monitor's probes of this backend (client_credentials for token
   // exchange); null: none.
   std::shared_ptr<HeaderSource> probe_header_source;
+  // Set once the backend answered a standalone GET with 405 (it offers none): later sessions with it do
+  // not ask again. Shared by all sessions of one config generation's backend (null: always ask).
+  std::shared_ptr<std::atomic<bool>> no_standalone_stream;
   // What the outgoing auth strategy is, for comparing config generations ("" = unauthenticated).
   std::string auth_fingerprint;
   // Called after each POST to the backend (direct backends are audited); null: not audited.

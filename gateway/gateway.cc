@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
@@ -215,9 +216,11 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
     if (previous) {
       for (const BackendTarget& p : previous->targets) {
         if (p.name == t.name && SameTarget(p, t) && SamePolicy(p.health->policy(), policy)) t.health = p.health;
+        if (p.name == t.name && SameTarget(p, t)) t.no_standalone_stream = p.no_standalone_stream;
       }
     }
     if (!t.health) t.health = std::make_shared<gateway::BackendHealth>(t.name, policy, authenticates);
+    if (!t.no_standalone_stream) t.no_standalone_stream = std::make_shared<std::atomic<bool>>(false);
     snap->targets.push_back(std::move(t));
   }
   snap->cfg = std::move(cfg);
@@ -436,18 +439,38 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 
   // --- backends and the catalogue ---
 
+  // Connects every backend and lists it as soon as it is connected (no barrier between the two
+  // phases: the slowest backend's connect + list is the session's wait), then aggregates once.
   asio::awaitable<void> Connect(std::shared_ptr<transport::HttpClient> client) {
     const Json caps = BackendCaps();
-    std::vector<asio::awaitable<void>> tasks;
+    std::vector<std::shared_ptr<BackendSession>> sessions;
     for (const BackendTarget& t : snapshot()->targets) {
       if (t.health && !t.health->Advertised()) continue;  // connected when the monitor sees it back
       if (!StartConnecting(t.name)) continue;
-      auto session = gateway::MakeBackendSession(client, Bind(t), shared_from_this());
-      tasks.push_back(ConnectOne(session, caps));
+      sessions.push_back(gateway::MakeBackendSession(client, Bind(t), shared_from_this()));
     }
+    uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      generation = ++refresh_started_;
+    }
+    auto listed = std::make_shared<std::vector<gateway::BackendCapabilities>>(sessions.size());
+    std::vector<asio::awaitable<void>> tasks;
+    for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ConnectAndList(sessions[i], caps, listed, i));
     co_await WhenAll(std::move(tasks));
-    connected_ = true;  // list_changed from here on refreshes; before, this first refresh covers it
-    co_await Refresh();
+    connected_ = true;  // list_changed from here on refreshes; before, this listing covers it
+    // (a backend that did not connect has an empty slot)
+    std::erase_if(*listed, [](const gateway::BackendCapabilities& c) { return c.backend.empty(); });
+    Install(generation, std::move(*listed));
+  }
+
+  asio::awaitable<void> ConnectAndList(std::shared_ptr<BackendSession> session, Json caps,
+                                       std::shared_ptr<std::vector<gateway::BackendCapabilities>> out, size_t index) {
+    co_await ConnectOne(session, std::move(caps));
+    if (Backend(session->name()) != session) co_return;
+    auto h = Health(session->name());
+    if (h && !h->Advertised()) co_return;
+    co_await ListBackend(session, out, index);
   }
 
   asio::awaitable<void> ConnectOne(std::shared_ptr<BackendSession> session, Json caps) {
@@ -565,20 +588,28 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     std::vector<asio::awaitable<void>> tasks;
     for (size_t i = 0; i < sessions.size(); ++i) tasks.push_back(ListBackend(sessions[i], caps, i));
     co_await WhenAll(std::move(tasks));
+    Install(generation, std::move(*caps));
+  }
+
+  // Aggregates a listing of generation `generation` (or takes the identical catalogue another session
+  // already made) and installs it, unless a newer listing got there first.
+  void Install(uint64_t generation, std::vector<gateway::BackendCapabilities> listed) {
+    // (in one order whatever the listing's, so that equal listings share their catalogue)
+    std::sort(listed.begin(), listed.end(), [](const auto& a, const auto& b) { return a.backend < b.backend; });
     const auto snap = snapshot();
-    const std::string key = catalogue_cache ? CatalogueCache::Key(snap->generation, *caps) : std::string();
+    const std::string key = catalogue_cache ? CatalogueCache::Key(snap->generation, listed) : std::string();
     std::shared_ptr<const gateway::Catalogue> shared = catalogue_cache ? catalogue_cache->Find(key) : nullptr;
     absl::StatusOr<gateway::Catalogue> catalogue = absl::UnknownError("not aggregated");
     if (!shared) {
       const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
-      catalogue = gateway::Aggregate(agg, std::move(*caps));
+      catalogue = gateway::Aggregate(agg, std::move(listed));
       if (catalogue.ok()) {
         shared = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
         if (catalogue_cache) shared = catalogue_cache->Insert(key, shared);
       }
     }
     std::lock_guard lock(mu_);
-    if (generation < refresh_applied_) co_return;  // a newer refresh already answered
+    if (generation < refresh_applied_) return;  // a newer refresh already answered
     refresh_applied_ = generation;
     if (shared) {
       catalogue_ = std::move(shared);
@@ -2078,7 +2109,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       if (!cursor.is_string()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: cursor must be a string");
       auto page = gateway::Page(kind, items, cursor.get<std::string>(), options_.page_size);
       if (!page.ok()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: invalid cursor");
-      Json result{{key, page->items}};
+      Json result = Json::object();
+      result[key] = Json(std::move(page->items));  // (moved, not copied: a page can hold 1,000 tools)
       if (!page->next_cursor.empty()) result["nextCursor"] = page->next_cursor;
       return gateway::MakeResult(id, std::move(result));
     };

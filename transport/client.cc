@@ -16,6 +16,7 @@
 #include <mutex>
 #include <optional>
 #include <variant>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -193,21 +194,31 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> ConnectOn(std::shared_ptr<Pool> pool, std::unique_ptr<Conn> conn) {
     const Url& url = pool->origin;
     if (url.tls && !pool->tls_error.ok()) co_return pool->tls_error;
-    tcp::resolver resolver(conn->strand);
     asio::steady_timer deadline(conn->strand);
     deadline.expires_after(opt_.connect_timeout);
-    using namespace asio::experimental::awaitable_operators;
-    auto resolved = co_await (resolver.async_resolve(url.host, std::to_string(url.port), kTuple) ||
-                              deadline.async_wait(kTuple));
-    if (resolved.index() == 1) {
-      co_return absl::DeadlineExceededError(absl::StrCat("resolving ", url.host, " timed out"));
+    // An IP literal needs no resolver (Asio's resolver runs getaddrinfo on a thread of its own).
+    std::vector<tcp::endpoint> endpoints;
+    beast::error_code aec;
+    const std::string literal = url.host.size() > 1 && url.host.front() == '[' ? url.host.substr(1, url.host.size() - 2) : url.host;
+    const auto address = asio::ip::make_address(literal, aec);
+    if (!aec) {
+      endpoints.emplace_back(address, url.port);
+    } else {
+      tcp::resolver resolver(conn->strand);
+      using namespace asio::experimental::awaitable_operators;
+      auto resolved = co_await (resolver.async_resolve(url.host, std::to_string(url.port), kTuple) ||
+                                deadline.async_wait(kTuple));
+      if (resolved.index() == 1) {
+        co_return absl::DeadlineExceededError(absl::StrCat("resolving ", url.host, " timed out"));
+      }
+      auto [rec, results] = std::get<0>(resolved);
+      if (rec) co_return absl::UnavailableError(absl::StrCat("cannot resolve ", url.host, ": ", rec.message()));
+      for (const auto& r : results) endpoints.push_back(r.endpoint());
     }
-    auto [rec, results] = std::get<0>(resolved);
-    if (rec) co_return absl::UnavailableError(absl::StrCat("cannot resolve ", url.host, ": ", rec.message()));
 
     conn->plain = std::make_unique<beast::tcp_stream>(conn->strand);
     conn->plain->expires_at(deadline.expiry());
-    auto [cec, ep] = co_await conn->plain->async_connect(results, kTuple);
+    auto [cec, ep] = co_await conn->plain->async_connect(endpoints, kTuple);
     if (cec == beast::error::timeout) {
       co_return absl::DeadlineExceededError(absl::StrCat("connecting to ", url.Authority(), " timed out"));
     }
