@@ -1773,24 +1773,20 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
     asio::co_spawn(executor_, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)),
                    asio::detached);
-    Json first;
+    // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
+    // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
+    std::shared_ptr<asio::steady_timer> timer;
     if (call) {
-      asio::steady_timer timer(co_await asio::this_coro::executor);
-      timer.expires_after(kLazySse);
-      using namespace asio::experimental::awaitable_operators;
-      auto got = co_await (wake->async_receive(kTuple) || timer.async_wait(kTuple));
-      if (got.index() == 0) {
-        first = std::get<1>(std::get<0>(std::move(got)));
-      } else if (session->StartStreamAfterWait(call)) {
-        first = OpenStreamMarker();
-      } else {
-        auto [ec, m] = co_await wake->async_receive(kTuple);  // the answer (or event) that just came
-        first = std::move(m);
-      }
-    } else {
-      auto [ec, m] = co_await wake->async_receive(kTuple);
-      first = std::move(m);
+      timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+      timer->expires_after(kLazySse);
+      timer->async_wait([session, call](boost::system::error_code ec) {
+        if (!ec && session->StartStreamAfterWait(call)) {
+          call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
+        }
+      });
     }
+    auto [ec, first] = co_await wake->async_receive(kTuple);
+    if (timer) timer->cancel();
     if (call && first == OpenStreamMarker()) {
       auto opened = co_await ex.StartSse();
       if (opened.ok()) session->AttachCall(call, *opened);
