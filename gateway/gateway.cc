@@ -126,15 +126,15 @@ class ProbeHeaders final : public gateway::HeaderSource {
   std::string backend_;
 };
 
-// What identifies a backend's outgoing auth strategy (not its secrets' values: a changed secret arrives
-// as a changed header or is read per exchange).
+// What identifies a backend's outgoing auth strategy, so that a reload that changes it (a token URL, an
+// audience, a client secret) reconnects the backend. Internal only: never logged or shown.
 std::string AuthFingerprint(const config::BackendAuthStrategy* s) {
   if (!s) return "";
   std::string f = s->type;
   if (s->token_exchange) {
     const config::TokenExchangeConfig& t = *s->token_exchange;
     f += "\n" + t.token_url + "\n" + t.client_id + "\n" + t.audience + "\n" + absl::StrJoin(t.scopes, " ") + "\n" +
-         t.subject_token_type + "\n" + t.client_secret_env;
+         t.subject_token_type + "\n" + t.client_secret_env + "\n" + t.client_secret.Reveal();  // (never printed)
   }
   return f;
 }

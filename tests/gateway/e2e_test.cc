@@ -89,6 +89,23 @@ class RawMcp {
     return Json::parse(r.body, nullptr, false);
   }
 
+  // The session's standalone GET stream (where list_changed arrives).
+  absl::StatusOr<std::unique_ptr<transport::ResponseStream>> OpenStream() {
+    transport::Request get;
+    get.method = "GET";
+    get.headers.Set("Accept", "text/event-stream");
+    get.headers.Set("Mcp-Session-Id", session);
+    return io_.Run(client_.Open(url_, std::move(get), {}, transport::StreamOptions{true}));
+  }
+
+  // The names tools/list gives now.
+  std::set<std::string> ToolNames() {
+    std::set<std::string> names;
+    const Json listed = Request("tools/list", Json::object());
+    for (const Json& t : listed["result"]["tools"]) names.insert(t["name"]);
+    return names;
+  }
+
   Json Initialize() {
     Json r = Request("initialize", {{"protocolVersion", "2025-11-25"},
                                     {"capabilities", Json::object()},
@@ -725,20 +742,10 @@ TEST_F(ClashBackendE2E, ReloadMovesOpenSessionsToTheNewConfig) {
   RawMcp mcp(io_, client_, port);
   mcp.Initialize();
   // The client's standalone stream, where list_changed arrives.
-  transport::Request get;
-  get.method = "GET";
-  get.headers.Set("Accept", "text/event-stream");
-  get.headers.Set("Mcp-Session-Id", mcp.session);
-  auto opened = io_.Run(client_.Open(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp"),
-                                     std::move(get), {}, transport::StreamOptions{true}));
+  auto opened = mcp.OpenStream();
   ASSERT_TRUE(opened.ok() && (*opened)->status() == 200);
 
-  auto tool_names = [&] {
-    std::set<std::string> names;
-    const Json listed = mcp.Request("tools/list", Json::object());
-    for (const Json& t : listed["result"]["tools"]) names.insert(t["name"]);
-    return names;
-  };
+  auto tool_names = [&] { return mcp.ToolNames(); };
   ASSERT_TRUE(tool_names().count("clash_echo")) << mcp.last.status << " " << mcp.last.body;
   ASSERT_FALSE(tool_names().count("conf_test_simple_text"));
 
@@ -946,19 +953,9 @@ TEST_F(ClashBackendE2E, HealthChecksTakeADownBackendOutAndBringItBack) {
   ASSERT_NE(gw, nullptr);
   RawMcp mcp(io_, client_, port);
   mcp.Initialize();
-  transport::Request get;
-  get.method = "GET";
-  get.headers.Set("Accept", "text/event-stream");
-  get.headers.Set("Mcp-Session-Id", mcp.session);
-  auto opened = io_.Run(client_.Open(*transport::ParseUrl("http://127.0.0.1:" + std::to_string(port) + "/mcp"),
-                                     std::move(get), {}, transport::StreamOptions{true}));
+  auto opened = mcp.OpenStream();
   ASSERT_TRUE(opened.ok() && (*opened)->status() == 200);
-  auto tool_names = [&] {
-    std::set<std::string> names;
-    const Json listed = mcp.Request("tools/list", Json::object());
-    for (const Json& t : listed["result"]["tools"]) names.insert(t["name"]);
-    return names;
-  };
+  auto tool_names = [&] { return mcp.ToolNames(); };
   ASSERT_TRUE(tool_names().count("clash_echo"));
   auto is_list_changed = [](const Json& m) { return m.value("method", "") == "notifications/tools/list_changed"; };
 
