@@ -2,8 +2,10 @@
 
 #include <pthread.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdio>
+#include <string_view>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -24,6 +26,9 @@ const char* LevelName(LogLevel level) {
   }
   return "info";
 }
+
+// Keys a line sets itself; an event's field of that name is left out.
+bool Reserved(std::string_view key) { return key == "time" || key == "level" || key == "msg"; }
 
 }  // namespace
 
@@ -88,34 +93,47 @@ void Logger::Drain() {
 
 void Logger::Log(LogLevel level, const char* msg, Fields fields) {
   if (!enabled(level)) return;
-  nlohmann::json object = nlohmann::json::object();
-  for (const auto& [key, value] : fields) object[key] = value;
-  Write(level, msg, object);
+  nlohmann::ordered_json line = Head(level, msg);
+  for (const auto& [key, value] : fields) {
+    if (!Reserved(key)) line[key] = value;
+  }
+  Write(level, line);
 }
 
 void Logger::Log(LogLevel level, const char* msg, const nlohmann::json& fields) {
   if (!enabled(level)) return;
-  nlohmann::json object = fields.is_object() ? fields : nlohmann::json::object();
-  Write(level, msg, object);
+  nlohmann::ordered_json line = Head(level, msg);
+  if (fields.is_object()) {
+    for (auto it = fields.begin(); it != fields.end(); ++it) {
+      if (!Reserved(it.key())) line[it.key()] = it.value();
+    }
+  }
+  Write(level, line);
 }
 
-void Logger::Write(LogLevel level, const char* msg, nlohmann::json& fields) {
-  // time, level and msg first, the event's fields after (nlohmann keeps keys sorted, so the order is
-  // assembled by hand).
-  std::string line = "{\"time\":";
-  line += nlohmann::json(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())).dump();
-  line += ",\"level\":\"";
-  line += LevelName(level);
-  line += "\",\"msg\":";
-  line += nlohmann::json(msg).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  for (auto it = fields.begin(); it != fields.end(); ++it) {
-    if (it.key() == "time" || it.key() == "level" || it.key() == "msg") continue;
-    line += ",";
-    line += nlohmann::json(it.key()).dump();
-    line += ":";
-    line += it.value().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+nlohmann::ordered_json Logger::Head(LogLevel level, const char* msg) {
+  // The time to the millisecond, UTC. Formatting a time through the zone rules is the dearest part of
+  // a line, so each thread keeps its current second's text and only appends the milliseconds.
+  thread_local int64_t cached_second = INT64_MIN;
+  thread_local std::string second_text;
+  const int64_t ms = absl::ToUnixMillis(absl::Now());
+  const int64_t second = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  if (second != cached_second) {
+    second_text = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
+    cached_second = second;
   }
-  line += "}";
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms - second * 1000));
+  nlohmann::ordered_json line = nlohmann::ordered_json::object();
+  line["time"] = second_text + millis;
+  line["level"] = LevelName(level);
+  line["msg"] = msg;
+  return line;
+}
+
+void Logger::Write(LogLevel level, const nlohmann::ordered_json& object) {
+  // One serialization per line; text that is not UTF-8 is replaced, never thrown on.
+  std::string line = object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   if (sink_) {
     std::lock_guard lock(mu_);
     sink_(line);

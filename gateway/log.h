@@ -52,7 +52,9 @@ class Logger {
   void Error(const char* msg, Fields fields = {}) { Log(LogLevel::kError, msg, fields); }
 
  private:
-  void Write(LogLevel level, const char* msg, nlohmann::json& object);
+  // The line so far: time, level and msg, in that order (the event's fields follow).
+  static nlohmann::ordered_json Head(LogLevel level, const char* msg);
+  void Write(LogLevel level, const nlohmann::ordered_json& line);
   void Drain();  // the stderr writer thread
 
   const LogLevel level_;
