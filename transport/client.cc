@@ -34,6 +34,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "transport/strand.h"
+#include "transport/wire.h"
 
 namespace vmcp::transport {
 namespace {
@@ -42,7 +44,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::any_io_executor>;
+// A connection's strand (see strand.h).
+using Strand = asio::any_io_executor;
 using Clock = std::chrono::steady_clock;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
@@ -186,7 +189,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
 
   // Opens a new connection (DNS, TCP, TLS), on a new strand.
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Connect(std::shared_ptr<Pool> pool) {
-    Strand strand = asio::make_strand(executor_);
+    Strand strand = internal::MakeStrand(executor_);
     auto conn = std::make_unique<Conn>(strand);
     co_return co_await asio::co_spawn(strand, ConnectOn(std::move(pool), std::move(conn)), asio::use_awaitable);
   }
@@ -383,7 +386,8 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
                                     const Url& url) {
     Attempt a;
     conn.lowest().expires_after(timeout);
-    auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+    std::string head;
+    auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req, head);
     http::response_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser.body_limit(opt_.max_response_body_bytes);
@@ -610,7 +614,8 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     };
     auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
       conn->lowest().expires_after(opt_.response_timeout);
-      auto [wec, wn] = co_await http::async_write(stream, req, kTuple);
+      std::string head;
+      auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req, head);
       if (wec) {
         co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec),
                                std::nullopt};

@@ -27,6 +27,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "transport/strand.h"
+#include "transport/wire.h"
 
 namespace vmcp::transport {
 namespace {
@@ -35,7 +37,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Strand = asio::strand<asio::any_io_executor>;
+// A connection's strand (see strand.h).
+using Strand = asio::any_io_executor;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 template <typename Stream>
@@ -181,7 +184,7 @@ class internal::ServerImpl final : public std::enable_shared_from_this<internal:
       : opt_(std::move(options)),
         handler_(std::move(handler)),
         executor_(std::move(executor)),
-        acceptor_(asio::make_strand(executor_)) {}
+        acceptor_(internal::MakeStrand(executor_)) {}
 
   absl::StatusOr<uint16_t> Start() {
     if (opt_.tls) {
@@ -489,7 +492,8 @@ asio::awaitable<absl::Status> Session<Stream>::WriteResponse(Response response, 
   res.keep_alive(keep_alive_);
   res.prepare_payload();
   Lowest(stream_).expires_after(opt_.write_timeout);
-  auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
+  std::string head;
+  auto [ec, n] = co_await internal::AsyncWriteMessage(stream_, res, head);
   if (ec) {
     keep_alive_ = false;
     co_return absl::UnavailableError(absl::StrCat("writing the response failed: ", ec.message()));
@@ -678,7 +682,7 @@ asio::awaitable<void> RunConnection(internal::ServerImpl* server, std::shared_pt
 
 asio::awaitable<void> internal::ServerImpl::AcceptLoop(std::shared_ptr<ServerImpl> self) {
   for (;;) {
-    Strand strand = asio::make_strand(self->executor_);
+    Strand strand = internal::MakeStrand(self->executor_);
     auto [ec, socket] = co_await self->acceptor_.async_accept(strand, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;

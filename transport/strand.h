@@ -1,0 +1,23 @@
+// File: transport/strand.h
+//
+// Internal to transport/ (server.cc and client.cc): the strand each connection runs on. It is kept in an
+// `any_io_executor`, which is copied at every asynchronous step. A strand over the io_context's own
+// executor type fits in any_io_executor's inline storage, where a strand over an `any_io_executor` does
+// not and makes every copy a heap allocation (callgrind found hundreds a call), so that form is used
+// whenever the executor is an io_context's.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+namespace vmcp::transport::internal {
+
+inline boost::asio::any_io_executor MakeStrand(const boost::asio::any_io_executor& executor) {
+  if (const auto* io = executor.target<boost::asio::io_context::executor_type>()) {
+    return boost::asio::make_strand(*io);
+  }
+  return boost::asio::make_strand(executor);
+}
+
+}  // namespace vmcp::transport::internal
