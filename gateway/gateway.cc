@@ -1767,12 +1767,13 @@ class Core final : public std::enable_shared_from_this<Core> {
     // call continues after this handler has returned; a quick, quiet call is answered as plain JSON.
     const bool accepts_sse =
         ex.request().headers.Get("Accept").value_or("").find("text/event-stream") != std::string_view::npos;
-    auto wake = std::make_shared<Channel>(executor_, 2);
+    // On this connection's executor: the call is served on the thread its request came in on.
+    const asio::any_io_executor here = co_await asio::this_coro::executor;
+    auto wake = std::make_shared<Channel>(here, 2);
     scope->wake = wake;
     std::shared_ptr<CallStream> call;
     if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
-    asio::co_spawn(executor_, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)),
-                   asio::detached);
+    asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
     std::shared_ptr<asio::steady_timer> timer;
@@ -1879,7 +1880,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_await ex.Respond(std::move(accepted));
     // Answers travel on the session's stream.
     auto scope = Scope(ex.request());
-    asio::co_spawn(executor_, Holding(shared_from_this(), ProcessLegacy(session, std::move(*parsed), scope)), asio::detached);
+    const asio::any_io_executor here = co_await asio::this_coro::executor;
+    asio::co_spawn(here, Holding(shared_from_this(), ProcessLegacy(session, std::move(*parsed), scope)), asio::detached);
   }
 
   asio::awaitable<void> ProcessLegacy(std::shared_ptr<ClientSession> session, Json message,

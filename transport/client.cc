@@ -3,6 +3,8 @@
 
 #include "transport/client.h"
 
+#include <algorithm>
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -117,8 +119,9 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
 
 // One connection, plain or TLS, with its own strand.
 struct Conn {
-  explicit Conn(Strand s) : strand(std::move(s)) {}
+  explicit Conn(Strand s) : strand(std::move(s)), home(&asio::query(strand, asio::execution::context)) {}
   Strand strand;
+  asio::execution_context* home;  // where its I/O runs: a request from there keeps to one thread
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
@@ -187,9 +190,12 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     return it == pools_.end() ? nullptr : it->second;
   }
 
-  // Opens a new connection (DNS, TCP, TLS), on a new strand.
+  // Opens a new connection (DNS, TCP, TLS), on a new strand of the caller's io_context when it runs on
+  // one (a server thread's: its requests then never leave that thread), else of the client's executor.
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Connect(std::shared_ptr<Pool> pool) {
-    Strand strand = internal::MakeStrand(executor_);
+    const asio::any_io_executor caller = co_await asio::this_coro::executor;
+    const auto io = internal::IoContextExecutorOf(caller);
+    Strand strand = internal::MakeStrand(io ? asio::any_io_executor(*io) : executor_);
     auto conn = std::make_unique<Conn>(strand);
     co_return co_await asio::co_spawn(strand, ConnectOn(std::move(pool), std::move(conn)), asio::use_awaitable);
   }
@@ -254,16 +260,23 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
 
   // A connection from the pool: an idle one, a new one under the cap, or one handed over after a wait.
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Acquire(std::shared_ptr<Pool> pool, bool fresh) {
+    asio::execution_context* const home = &asio::query(co_await asio::this_coro::executor, asio::execution::context);
     std::shared_ptr<Waiter> waiter;
     {
       std::lock_guard lock(pool->mu);
       EvictIdleLocked(*pool);
       if (!fresh && !pool->idle.empty()) {
-        auto conn = std::move(pool->idle.back());
-        pool->idle.pop_back();
-        conn->reused = true;
-        ++pool->stats.connections_reused;
-        co_return std::move(conn);
+        // The caller's thread's most recent idle connection; another thread's only when no new one may
+        // be opened (it works the same, with a hop to that thread and back).
+        auto it = std::find_if(pool->idle.rbegin(), pool->idle.rend(), [home](const auto& c) { return c->home == home; });
+        if (it == pool->idle.rend() && pool->open >= opt_.max_connections_per_origin) it = pool->idle.rbegin();
+        if (it != pool->idle.rend()) {
+          auto conn = std::move(*it);
+          pool->idle.erase(std::next(it).base());
+          conn->reused = true;
+          ++pool->stats.connections_reused;
+          co_return std::move(conn);
+        }
       }
       if (pool->open < opt_.max_connections_per_origin) {
         ++pool->open;

@@ -167,12 +167,26 @@ struct ConnHandle {
   std::shared_ptr<SseStreamImpl> stream;
 };
 
-// The io_context and threads of a server that runs on threads of its own. Held by HttpServer, not by
-// ServerImpl: coroutine frames queued in the io_context hold the ServerImpl alive, so the ServerImpl
-// must not own the io_context they live in.
+// The io_contexts and threads of a server that runs on threads of its own: one io_context per thread.
+// A connection lives on one of them (round robin at accept), with what its requests start there, so a
+// request is served on one thread from its first byte to its answer: no hand-off to another thread, no
+// wake-up of one, no lock contended by the scheduler. Held by HttpServer, not by ServerImpl: coroutine
+// frames queued in an io_context hold the ServerImpl alive, so the ServerImpl must not own the
+// io_contexts they live in.
 struct internal::OwnedIo {
-  explicit OwnedIo(int threads) : ioc(threads) {}
-  asio::io_context ioc;
+  explicit OwnedIo(int n) {
+    for (int i = 0; i < n; ++i) {
+      contexts.push_back(std::make_unique<asio::io_context>(1));
+      guards.push_back(asio::make_work_guard(*contexts.back()));
+    }
+  }
+  std::vector<asio::any_io_executor> Executors() const {
+    std::vector<asio::any_io_executor> all;
+    for (const auto& c : contexts) all.push_back(c->get_executor());
+    return all;
+  }
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // idle ones keep running
   std::vector<std::thread> threads;
 };
 
@@ -180,10 +194,13 @@ struct internal::OwnedIo {
 // connection still finishing after Stop() on a host's executor keeps it alive, never a dangling pointer.
 class internal::ServerImpl final : public std::enable_shared_from_this<internal::ServerImpl> {
  public:
-  ServerImpl(ServerOptions options, Handler handler, asio::any_io_executor executor)
+  // `workers`: the executors connections are spread over (empty: all on `executor`).
+  ServerImpl(ServerOptions options, Handler handler, asio::any_io_executor executor,
+             std::vector<asio::any_io_executor> workers = {})
       : opt_(std::move(options)),
         handler_(std::move(handler)),
         executor_(std::move(executor)),
+        workers_(std::move(workers)),
         acceptor_(internal::MakeStrand(executor_)) {}
 
   absl::StatusOr<uint16_t> Start() {
@@ -314,6 +331,8 @@ class internal::ServerImpl final : public std::enable_shared_from_this<internal:
   ServerOptions opt_;
   Handler handler_;
   asio::any_io_executor executor_;
+  const std::vector<asio::any_io_executor> workers_;
+  size_t next_worker_ = 0;  // touched only by the accept loop
   tcp::acceptor acceptor_;
   std::optional<asio::ssl::context> ssl_ctx_;
   uint16_t port_ = 0;
@@ -682,7 +701,9 @@ asio::awaitable<void> RunConnection(internal::ServerImpl* server, std::shared_pt
 
 asio::awaitable<void> internal::ServerImpl::AcceptLoop(std::shared_ptr<ServerImpl> self) {
   for (;;) {
-    Strand strand = internal::MakeStrand(self->executor_);
+    const asio::any_io_executor& home =
+        self->workers_.empty() ? self->executor_ : self->workers_[self->next_worker_++ % self->workers_.size()];
+    Strand strand = internal::MakeStrand(home);
     auto [ec, socket] = co_await self->acceptor_.async_accept(strand, kTuple);
     if (ec) {
       if (ec == asio::error::operation_aborted || !self->acceptor_.is_open()) co_return;
@@ -750,7 +771,8 @@ int ThreadCount(const ServerOptions& o) {
 
 HttpServer::HttpServer(ServerOptions options, Handler handler)
     : owned_(std::make_unique<internal::OwnedIo>(ThreadCount(options))) {
-  impl_ = std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler), owned_->ioc.get_executor());
+  impl_ = std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler),
+                                                 owned_->contexts.front()->get_executor(), owned_->Executors());
 }
 
 HttpServer::HttpServer(ServerOptions options, Handler handler, boost::asio::any_io_executor executor)
@@ -767,8 +789,7 @@ HttpServer::~HttpServer() {
 absl::StatusOr<uint16_t> HttpServer::Start() {
   auto port = impl_->Start();
   if (!port.ok() || !owned_) return port;
-  const int n = ThreadCount(impl_->opt_);
-  for (int i = 0; i < n; ++i) owned_->threads.emplace_back([io = owned_.get()] { io->ioc.run(); });
+  for (auto& context : owned_->contexts) owned_->threads.emplace_back([io = context.get()] { io->run(); });
   return port;
 }
 
@@ -778,7 +799,7 @@ void HttpServer::Stop(Duration grace) {
     impl_->EndStreams(/*on_strand=*/true);
     return;
   }
-  owned_->ioc.stop();
+  for (auto& context : owned_->contexts) context->stop();
   bool joined_all = true;
   for (std::thread& t : owned_->threads) {
     if (t.get_id() == std::this_thread::get_id()) {
@@ -791,9 +812,12 @@ void HttpServer::Stop(Duration grace) {
   owned_->threads.clear();
   // Every socket is closed, so what is still queued completes at once: run it so that the coroutine
   // frames release what they hold.
+  owned_->guards.clear();
   if (joined_all) {
-    owned_->ioc.restart();
-    owned_->ioc.run_for(std::chrono::milliseconds(200));
+    for (auto& context : owned_->contexts) {
+      context->restart();
+      context->run_for(std::chrono::milliseconds(200));
+    }
   }
   impl_->EndStreams(/*on_strand=*/false);
 }

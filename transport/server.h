@@ -1,8 +1,8 @@
 // File: transport/server.h
 //
 // The HTTP/1.1 server the gateway serves MCP clients with (and the tests' backends run on): Beast over
-// Asio with C++20 coroutines, one strand per connection, on a multi-threaded io_context it owns or on an
-// executor the host passes in.
+// Asio with C++20 coroutines, one strand per connection, on io_contexts of its own (one per thread, each
+// connection kept on one of them) or on an executor the host passes in.
 //
 //   HttpServer server(options, [](Exchange& ex) -> boost::asio::awaitable<void> {
 //     if (ex.request().Path() == "/events") {
@@ -108,7 +108,9 @@ struct ServerStats {
 
 class HttpServer {
  public:
-  // Runs on an io_context and `options.threads` threads of its own.
+  // Runs on `options.threads` threads of its own, each with its own io_context; connections are spread
+  // over them at accept, and a handler runs on its connection's thread (so does what it starts on its
+  // own executor: `co_await boost::asio::this_coro::executor`).
   HttpServer(ServerOptions options, Handler handler);
   // Runs on the host's executor; no thread is created. The host keeps the executor running until Stop()
   // has returned, and calls Stop() from a thread the executor can do without while it waits. A handler
@@ -128,7 +130,8 @@ class HttpServer {
   ServerStats stats() const;
   // Reads stats() for as long as the caller holds it, even past this object (it shares the state).
   std::function<ServerStats()> StatsReader() const;
-  // The executor the server runs on: clients and timers of the host can share its threads.
+  // An executor of the server's (on threads of its own: the first thread's io_context): background work,
+  // clients and timers of the host can share it.
   boost::asio::any_io_executor executor() const;
 
  private:

@@ -7,6 +7,8 @@
 // whenever the executor is an io_context's.
 #pragma once
 
+#include <optional>
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
@@ -18,6 +20,17 @@ inline boost::asio::any_io_executor MakeStrand(const boost::asio::any_io_executo
     return boost::asio::make_strand(*io);
   }
   return boost::asio::make_strand(executor);
+}
+
+// The io_context executor under `executor` (itself, or the one a strand of it wraps); nullopt when it
+// runs on something else.
+inline std::optional<boost::asio::io_context::executor_type> IoContextExecutorOf(
+    const boost::asio::any_io_executor& executor) {
+  if (const auto* io = executor.target<boost::asio::io_context::executor_type>()) return *io;
+  if (const auto* strand = executor.target<boost::asio::strand<boost::asio::io_context::executor_type>>()) {
+    return strand->get_inner_executor();
+  }
+  return std::nullopt;
 }
 
 }  // namespace vmcp::transport::internal
