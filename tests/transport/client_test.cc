@@ -1,7 +1,8 @@
 // The HTTP client against real servers on loopback: connection reuse, the pool cap under load, TLS with
 // a private CA (trusted through the backend's bundle; refused without it, with the wrong CA, for the
 // wrong host name and when expired, each saying which), bad bundles failing one backend only,
-// redirects not followed, fragments never sent, streamed responses, stale-connection retry, timeouts.
+// redirects not followed, fragments never sent, streamed responses, stale-connection retry, timeouts,
+// connections kept per caller io_context.
 
 #include "transport/client.h"
 
@@ -96,6 +97,34 @@ TEST(Client, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(stats.connections_reused, 99u);
   EXPECT_EQ(server->stats().connections_accepted, 1u);
   EXPECT_EQ(server->stats().requests, 100u);
+}
+
+// A connection's I/O runs on the io_context it was opened from: a caller on another io_context (another
+// server thread, in the gateway) gets a connection of its own, unless the cap allows no new one.
+TEST(Client, EachCallersIoContextKeepsItsOwnConnections) {
+  auto server = StartServer({}, Echo);
+  IoThread a;
+  IoThread b;
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  HttpClient client(a.executor());
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a.Run(client.Send(url, Post("a"), {})).ok());
+    ASSERT_TRUE(b.Run(client.Send(url, Post("b"), {})).ok());
+  }
+  PoolStats stats = client.Stats(url, {});
+  EXPECT_EQ(stats.connections_opened, 2u);  // one per io_context, each reused from then on
+  EXPECT_EQ(stats.connections_reused, 18u);
+
+  ClientOptions capped;
+  capped.max_connections_per_origin = 1;
+  HttpClient one(a.executor(), capped);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(a.Run(one.Send(url, Post("a"), {})).ok());
+    ASSERT_TRUE(b.Run(one.Send(url, Post("b"), {})).ok());
+  }
+  stats = one.Stats(url, {});
+  EXPECT_EQ(stats.connections_opened, 1u);  // at the cap, the other io_context's idle one is shared
+  EXPECT_EQ(stats.connections_reused, 19u);
 }
 
 TEST(Client, PoolCapHoldsUnderTwoHundredConcurrentRequests) {

@@ -1,6 +1,6 @@
 // The HTTP/1.1 server on real loopback sockets: keep-alive, the limits (413, 431, 503, slow headers),
 // SSE streams (events, heartbeats, prompt disconnect detection, the slow consumer cut with a bounded
-// queue) and graceful shutdown.
+// queue), graceful shutdown, and connections kept each on one of the server's threads.
 
 #include "transport/server.h"
 
@@ -9,11 +9,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <future>
+#include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -36,6 +40,11 @@ asio::awaitable<void> Echo(Exchange& ex) {
   co_await ex.Respond(std::move(r));
 }
 
+asio::awaitable<void> Call(std::function<void()> fn) {
+  fn();
+  co_return;
+}
+
 std::unique_ptr<HttpServer> StartServer(ServerOptions opt, Handler handler) {
   auto server = std::make_unique<HttpServer>(std::move(opt), std::move(handler));
   auto port = server->Start();
@@ -55,6 +64,44 @@ TEST(Server, KeepAliveServesSeveralRequestsOnOneConnection) {
   }
   EXPECT_EQ(server->stats().connections_accepted, 1u);
   EXPECT_EQ(server->stats().requests, 3u);
+}
+
+// One io_context per server thread: connections are spread over the threads at accept, and everything
+// a connection's requests run (what they spawn on their executor included) stays on its thread.
+TEST(Server, ConnectionsAreSpreadOverItsThreadsAndEachStaysOnOne) {
+  std::mutex mu;
+  std::map<std::string, std::set<std::thread::id>> threads_of;  // by connection (the x query value)
+  ServerOptions opt;
+  opt.threads = 2;
+  auto server = StartServer(opt, [&](Exchange& ex) -> asio::awaitable<void> {
+    const std::string conn = std::string(ex.request().QueryParam("x").value_or(""));
+    std::function<void()> record = [&, conn] {
+      std::lock_guard lock(mu);
+      threads_of[conn].insert(std::this_thread::get_id());
+    };
+    record();
+    // Work the request starts on its own executor runs on the same thread.
+    co_await asio::co_spawn(co_await asio::this_coro::executor, Call(record), asio::use_awaitable);
+    co_await Echo(ex);
+  });
+  std::vector<std::unique_ptr<RawClient>> clients;
+  for (int c = 0; c < 4; ++c) clients.push_back(std::make_unique<RawClient>(server->port()));
+  for (int round = 0; round < 5; ++round) {
+    for (int c = 0; c < 4; ++c) {
+      clients[c]->buffer().clear();
+      clients[c]->Write("POST /mcp?x=" + std::to_string(c) + " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+      const std::string got = clients[c]->ReadUntil(" 5");
+      ASSERT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+    }
+  }
+  std::set<std::thread::id> all;
+  std::lock_guard lock(mu);
+  ASSERT_EQ(threads_of.size(), 4u);
+  for (const auto& [conn, ids] : threads_of) {
+    EXPECT_EQ(ids.size(), 1u) << "connection " << conn << " ran on " << ids.size() << " threads";
+    all.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(all.size(), 2u) << "4 connections over 2 threads should use both";
 }
 
 TEST(Server, ChunkedRequestBodyIsRead) {
