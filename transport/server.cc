@@ -174,18 +174,31 @@ struct ConnHandle {
 // frames queued in an io_context hold the ServerImpl alive, so the ServerImpl must not own the
 // io_contexts they live in.
 struct internal::OwnedIo {
+  // One thread's io_context. Its services can be shut down ahead of its destruction: shutting one down
+  // destroys the coroutine frames still queued in it, and those may hold the last reference to a socket
+  // of another of these io_contexts (a backend connection opened from another thread), which must still
+  // exist then. So all are shut down first, then destroyed (shutting down twice is harmless).
+  class Context : public asio::io_context {
+   public:
+    Context() : asio::io_context(1) {}
+    void ShutDown() { shutdown(); }
+  };
+
   explicit OwnedIo(int n) {
     for (int i = 0; i < n; ++i) {
-      contexts.push_back(std::make_unique<asio::io_context>(1));
+      contexts.push_back(std::make_unique<Context>());
       guards.push_back(asio::make_work_guard(*contexts.back()));
     }
+  }
+  ~OwnedIo() {
+    for (auto& context : contexts) context->ShutDown();
   }
   std::vector<asio::any_io_executor> Executors() const {
     std::vector<asio::any_io_executor> all;
     for (const auto& c : contexts) all.push_back(c->get_executor());
     return all;
   }
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::unique_ptr<Context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // idle ones keep running
   std::vector<std::thread> threads;
 };
