@@ -265,7 +265,8 @@ struct CallStream {
 // Catalogues shared by the sessions whose backends listed exactly the same things under the same config
 // generation: one copy of every tool's JSON for all of them, instead of one per session (most sessions
 // see the same catalogue). Keyed by SHA-256 of the aggregation's input; entries live as long as a
-// session holds them.
+// session holds them, and the most recent one also while none does: clients that open a session, list
+// and close (one after the other) then reuse it instead of building and freeing a catalogue each time.
 class CatalogueCache {
  public:
   static std::string Key(uint64_t generation, const std::vector<gateway::BackendCapabilities>& caps) {
@@ -295,15 +296,22 @@ class CatalogueCache {
   std::shared_ptr<const gateway::Catalogue> Find(const std::string& key) {
     std::lock_guard lock(mu_);
     auto it = entries_.find(key);
-    return it == entries_.end() ? nullptr : it->second.lock();
+    if (it == entries_.end()) return nullptr;
+    auto found = it->second.lock();
+    if (found) recent_ = found;
+    return found;
   }
 
   // Keeps `catalogue` for others; returns the one to use (another session's, when it got there first).
   std::shared_ptr<const gateway::Catalogue> Insert(const std::string& key, std::shared_ptr<const gateway::Catalogue> catalogue) {
     std::lock_guard lock(mu_);
     auto& slot = entries_[key];
-    if (auto existing = slot.lock()) return existing;
+    if (auto existing = slot.lock()) {
+      recent_ = existing;
+      return existing;
+    }
     slot = catalogue;
+    recent_ = catalogue;
     if (entries_.size() > 2 * swept_at_ + 64) {  // now and then, forget what no session holds any more
       std::erase_if(entries_, [](const auto& e) { return e.second.expired(); });
       swept_at_ = entries_.size();
@@ -314,6 +322,7 @@ class CatalogueCache {
  private:
   std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<const gateway::Catalogue>> entries_;
+  std::shared_ptr<const gateway::Catalogue> recent_;  // the last one found or inserted, kept alive
   size_t swept_at_ = 0;
 };
 
