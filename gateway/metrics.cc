@@ -67,6 +67,11 @@ class Writer {
   }
   void Sample(absl::string_view name, absl::string_view labels, uint64_t value) { Sample(name, labels, absl::StrCat(value)); }
   void Sample(absl::string_view name, absl::string_view labels, int64_t value) { Sample(name, labels, absl::StrCat(value)); }
+  // A family with one unlabelled sample.
+  void Single(absl::string_view name, absl::string_view type, absl::string_view help, uint64_t value) {
+    Family(name, type, help);
+    Sample(name, "", value);
+  }
   // The _bucket, _sum and _count series of one histogram.
   void HistogramSeries(absl::string_view name, const std::string& labels, const Histogram& h) {
     uint64_t cumulative = 0;
@@ -112,28 +117,27 @@ std::string Metrics::Prometheus(const MetricsContext& context) const {
     if (client_[i].requests.load(std::memory_order_relaxed) == 0) continue;
     w.HistogramSeries("toolhive_mcp_request_duration_seconds", method_label(i), client_[i].duration);
   }
-  w.Family("toolhive_mcp_active_connections", "gauge", "Client HTTP connections open now.");
-  w.Sample("toolhive_mcp_active_connections", "", context.connections_active);
-  w.Family("toolhive_mcp_tool_calls_total", "counter", "tools/call requests from clients.");
-  w.Sample("toolhive_mcp_tool_calls_total", "", tool_calls.load(std::memory_order_relaxed));
+  w.Single("toolhive_mcp_active_connections", "gauge", "Client HTTP connections open now.", context.connections_active);
+  w.Single("toolhive_mcp_tool_calls_total", "counter", "tools/call requests from clients.",
+           tool_calls.load(std::memory_order_relaxed));
 
-  w.Family("vmcp_client_sessions_active", "gauge", "Client MCP sessions open now.");
-  w.Sample("vmcp_client_sessions_active", "", client_sessions_active.load(std::memory_order_relaxed));
-  w.Family("vmcp_client_sessions_created_total", "counter", "Client MCP sessions initialized.");
-  w.Sample("vmcp_client_sessions_created_total", "", client_sessions_created.load(std::memory_order_relaxed));
-  w.Family("vmcp_client_sessions_expired_total", "counter", "Client sessions ended by the idle TTL.");
-  w.Sample("vmcp_client_sessions_expired_total", "", client_sessions_expired.load(std::memory_order_relaxed));
-  w.Family("vmcp_sse_streams_active", "gauge", "Server-sent event streams open to clients now.");
-  w.Sample("vmcp_sse_streams_active", "", context.sse_streams_active);
-  w.Family("vmcp_http_connections_accepted_total", "counter", "Client HTTP connections accepted.");
-  w.Sample("vmcp_http_connections_accepted_total", "", context.connections_accepted);
+  w.Single("vmcp_client_sessions_active", "gauge", "Client MCP sessions open now.",
+           client_sessions_active.load(std::memory_order_relaxed));
+  w.Single("vmcp_client_sessions_created_total", "counter", "Client MCP sessions initialized.",
+           client_sessions_created.load(std::memory_order_relaxed));
+  w.Single("vmcp_client_sessions_expired_total", "counter", "Client sessions ended by the idle TTL.",
+           client_sessions_expired.load(std::memory_order_relaxed));
+  w.Single("vmcp_sse_streams_active", "gauge", "Server-sent event streams open to clients now.",
+           context.sse_streams_active);
+  w.Single("vmcp_http_connections_accepted_total", "counter", "Client HTTP connections accepted.",
+           context.connections_accepted);
   w.Family("vmcp_config_reloads_total", "counter", "Configs offered to the running gateway, by result.");
   w.Sample("vmcp_config_reloads_total", "result=\"applied\"", reloads_applied.load(std::memory_order_relaxed));
   w.Sample("vmcp_config_reloads_total", "result=\"refused\"", reloads_refused.load(std::memory_order_relaxed));
 
   // Backend-facing (names as ToolHive's backend client decorator exports them).
-  w.Family("toolhive_vmcp_backends_discovered", "gauge", "Backends in the current config.");
-  w.Sample("toolhive_vmcp_backends_discovered", "", context.backends_configured);
+  w.Single("toolhive_vmcp_backends_discovered", "gauge", "Backends in the current config.",
+           context.backends_configured);
   auto backend_label = [](const BackendMetrics& b) { return absl::StrCat("backend=\"", Escape(b.name()), "\""); };
   w.Family("toolhive_vmcp_backend_requests_total", "counter", "Requests sent to backends, by backend and method.");
   for (const auto& b : backends) {
@@ -167,16 +171,16 @@ std::string Metrics::Prometheus(const MetricsContext& context) const {
                static_cast<uint64_t>(state == s ? 1 : 0));
     }
   }
-  w.Family("vmcp_token_exchanges_total", "counter", "RFC 8693 token exchange requests sent to identity providers.");
-  w.Sample("vmcp_token_exchanges_total", "", context.token_exchanges);
-  w.Family("vmcp_token_exchange_cache_hits_total", "counter", "Backend requests whose exchanged token came from the cache.");
-  w.Sample("vmcp_token_exchange_cache_hits_total", "", context.token_exchange_cache_hits);
-  w.Family("vmcp_token_exchange_coalesced_total", "counter", "Requests that waited for another caller's exchange of the same token.");
-  w.Sample("vmcp_token_exchange_coalesced_total", "", context.token_exchange_coalesced);
-  w.Family("vmcp_token_exchange_failures_total", "counter", "Token requests (exchange or client_credentials) that failed.");
-  w.Sample("vmcp_token_exchange_failures_total", "", context.token_exchange_failures);
-  w.Family("vmcp_client_credentials_grants_total", "counter", "client_credentials token requests (health checks).");
-  w.Sample("vmcp_client_credentials_grants_total", "", context.client_credentials_grants);
+  w.Single("vmcp_token_exchanges_total", "counter", "RFC 8693 token exchange requests sent to identity providers.",
+           context.token_exchanges);
+  w.Single("vmcp_token_exchange_cache_hits_total", "counter", "Backend requests whose exchanged token came from the cache.",
+           context.token_exchange_cache_hits);
+  w.Single("vmcp_token_exchange_coalesced_total", "counter", "Requests that waited for another caller's exchange of the same token.",
+           context.token_exchange_coalesced);
+  w.Single("vmcp_token_exchange_failures_total", "counter", "Token requests (exchange or client_credentials) that failed.",
+           context.token_exchange_failures);
+  w.Single("vmcp_client_credentials_grants_total", "counter", "client_credentials token requests (health checks).",
+           context.client_credentials_grants);
   w.Family("vmcp_incoming_auth_total", "counter", "Client requests by incoming token validation result.");
   w.Sample("vmcp_incoming_auth_total", "result=\"accepted\"", context.incoming_accepted);
   w.Sample("vmcp_incoming_auth_total", "result=\"rejected\"", context.incoming_rejected);

@@ -143,6 +143,21 @@ start_backend() {
   BACKEND_PORT=$(awk '/listening on/ {print $3; exit}' "$WORK/$name.out")
 }
 
+# The aggregation and operational sections every bench config shares.
+config_tail() {
+  cat <<'EOF'
+aggregation:
+    conflictResolution: prefix
+    conflictResolutionConfig:
+        prefixFormat: '{workload}_'
+operational:
+    timeouts:
+        default: 30s
+    failureHandling:
+        partialFailureMode: fail
+EOF
+}
+
 # write_config FILE NAME ENTRY...: a gateway config; each ENTRY is "name|url|caBundlePath" (no CA: proxy).
 write_config() {
   local file=$1 name=$2 entry bname url ca
@@ -168,16 +183,8 @@ outgoingAuth:
     source: inline
     default:
         type: unauthenticated
-aggregation:
-    conflictResolution: prefix
-    conflictResolutionConfig:
-        prefixFormat: '{workload}_'
-operational:
-    timeouts:
-        default: 30s
-    failureHandling:
-        partialFailureMode: fail
 EOF
+    config_tail
   } >"$file"
 }
 
@@ -480,16 +487,8 @@ outgoingAuth:
                 clientId: vmcp-gateway
                 clientSecret: 'gateway secret:/+&'
                 audience: urn:backend:echo
-aggregation:
-    conflictResolution: prefix
-    conflictResolutionConfig:
-        prefixFormat: '{workload}_'
-operational:
-    timeouts:
-        default: 30s
-    failureHandling:
-        partialFailureMode: fail
 EOF
+config_tail >>"$WORK/gw-exchange.yaml"
 start_gateway gw-exchange "$WORK/gw-exchange.yaml"
 GW_TX_PORT=$GATEWAY_PORT
 GW_TX_PID=$GATEWAY_PID

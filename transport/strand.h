@@ -23,12 +23,16 @@ inline boost::asio::any_io_executor MakeStrand(const boost::asio::any_io_executo
 }
 
 // The io_context executor under `executor` (itself, or the one a strand of it wraps); nullopt when it
-// runs on something else.
+// runs on something else. A connection opened from there lives on that io_context, so the caller's
+// next Acquire finds it as its own.
 inline std::optional<boost::asio::io_context::executor_type> IoContextExecutorOf(
     const boost::asio::any_io_executor& executor) {
   if (const auto* io = executor.target<boost::asio::io_context::executor_type>()) return *io;
   if (const auto* strand = executor.target<boost::asio::strand<boost::asio::io_context::executor_type>>()) {
     return strand->get_inner_executor();
+  }
+  if (const auto* strand = executor.target<boost::asio::strand<boost::asio::any_io_executor>>()) {
+    return IoContextExecutorOf(strand->get_inner_executor());  // (the health monitor's and JWKS loops')
   }
   return std::nullopt;
 }
