@@ -2052,15 +2052,16 @@ class Core final : public std::enable_shared_from_this<Core> {
       message = response["error"].value("message", std::string());
     }
     if (log_->enabled(gateway::LogLevel::kInfo)) {
-      Json fields{{"request_id", id.dump()},
-                  {"session", gateway::SessionTag(session.id())},
-                  {"method", method},
-                  {"duration_ms", std::round(ms * 1000) / 1000},
-                  {"trace_id", scope.trace.trace_id},
-                  {"outcome", response.is_null() ? "cancelled" : (error ? "error" : "ok")}};
-      if (!scope.backend.empty()) fields["backend"] = scope.backend;
-      if (!message.empty()) fields["error"] = message;
-      log_->Log(gateway::LogLevel::kInfo, "mcp request", fields);
+      auto line = log_->Start(gateway::LogLevel::kInfo, "mcp request");
+      line.Str("request_id", id.dump())
+          .Str("session", gateway::SessionTag(session.id()))
+          .Str("method", method)
+          .Num("duration_ms", std::round(ms * 1000) / 1000)
+          .Str("trace_id", scope.trace.trace_id)
+          .Str("outcome", response.is_null() ? "cancelled" : (error ? "error" : "ok"));
+      if (!scope.backend.empty()) line.Str("backend", scope.backend);
+      if (!message.empty()) line.Str("error", message);
+      line.Write();
     }
     if (exporter_ && scope.trace.sampled) {
       gateway::Span span;

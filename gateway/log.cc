@@ -2,10 +2,14 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <charconv>
 #include <climits>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <string_view>
+#include <utility>
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -29,6 +33,23 @@ const char* LevelName(LogLevel level) {
 
 // Keys a line sets itself; an event's field of that name is left out.
 bool Reserved(std::string_view key) { return key == "time" || key == "level" || key == "msg"; }
+
+// Appends `value` as a JSON string. Plain printable ASCII (ids, names, methods: nearly every value) is
+// copied as it is; anything else is escaped by the JSON library, text that is not UTF-8 replaced (never
+// thrown on).
+void AppendString(std::string& out, std::string_view value) {
+  const bool plain = std::all_of(value.begin(), value.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  });
+  if (plain) {
+    out += '"';
+    out += value;
+    out += '"';
+    return;
+  }
+  out += nlohmann::json(std::string(value)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 }  // namespace
 
@@ -92,26 +113,25 @@ void Logger::Drain() {
 }
 
 void Logger::Log(LogLevel level, const char* msg, Fields fields) {
-  if (!enabled(level)) return;
-  nlohmann::ordered_json line = Head(level, msg);
+  Line line = Start(level, msg);
   for (const auto& [key, value] : fields) {
-    if (!Reserved(key)) line[key] = value;
+    if (!Reserved(key)) line.Json(key, value);
   }
-  Write(level, line);
+  line.Write();
 }
 
 void Logger::Log(LogLevel level, const char* msg, const nlohmann::json& fields) {
-  if (!enabled(level)) return;
-  nlohmann::ordered_json line = Head(level, msg);
+  Line line = Start(level, msg);
   if (fields.is_object()) {
     for (auto it = fields.begin(); it != fields.end(); ++it) {
-      if (!Reserved(it.key())) line[it.key()] = it.value();
+      if (!Reserved(it.key())) line.Json(it.key(), it.value());
     }
   }
-  Write(level, line);
+  line.Write();
 }
 
-nlohmann::ordered_json Logger::Head(LogLevel level, const char* msg) {
+Logger::Line::Line(Logger* log, LogLevel level, const char* msg) : log_(log), level_(level) {
+  if (log_ == nullptr) return;
   // The time to the millisecond, UTC. Formatting a time through the zone rules is the dearest part of
   // a line, so each thread keeps its current second's text and only appends the milliseconds.
   thread_local int64_t cached_second = INT64_MIN;
@@ -124,16 +144,61 @@ nlohmann::ordered_json Logger::Head(LogLevel level, const char* msg) {
   }
   char millis[8];
   std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms - second * 1000));
-  nlohmann::ordered_json line = nlohmann::ordered_json::object();
-  line["time"] = second_text + millis;
-  line["level"] = LevelName(level);
-  line["msg"] = msg;
-  return line;
+  text_.reserve(256);
+  text_ += "{\"time\":\"";
+  text_ += second_text;
+  text_ += millis;
+  text_ += "\",\"level\":\"";
+  text_ += LevelName(level);
+  text_ += "\",\"msg\":";
+  AppendString(text_, msg);
 }
 
-void Logger::Write(LogLevel level, const nlohmann::ordered_json& object) {
-  // One serialization per line; text that is not UTF-8 is replaced, never thrown on.
-  std::string line = object.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+void Logger::Line::Key(std::string_view key) {
+  text_ += ',';
+  AppendString(text_, key);
+  text_ += ':';
+}
+
+Logger::Line& Logger::Line::Str(std::string_view key, std::string_view value) {
+  if (log_ == nullptr) return *this;
+  Key(key);
+  AppendString(text_, value);
+  return *this;
+}
+
+Logger::Line& Logger::Line::Num(std::string_view key, double value) {
+  if (log_ == nullptr) return *this;
+  Key(key);
+  if (!std::isfinite(value)) {
+    text_ += "null";  // (as the JSON library writes them)
+    return *this;
+  }
+  char digits[32];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);  // the shortest exact form
+  text_.append(digits, ec == std::errc() ? end : digits);
+  return *this;
+}
+
+Logger::Line& Logger::Line::Json(std::string_view key, const nlohmann::json& value) {
+  if (log_ == nullptr) return *this;
+  Key(key);
+  if (value.is_string()) {
+    AppendString(text_, value.get_ref<const std::string&>());
+  } else {
+    text_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+  return *this;
+}
+
+void Logger::Line::Write() {
+  if (log_ == nullptr) return;
+  text_ += '}';
+  Logger* log = std::exchange(log_, nullptr);
+  log->Write(level_, std::move(text_));
+}
+
+void Logger::Write(LogLevel level, std::string line) {
   if (sink_) {
     std::lock_guard lock(mu_);
     sink_(line);

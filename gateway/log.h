@@ -11,7 +11,9 @@
 // shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
 //
 //   Logger log(LogLevel::kInfo, nullptr);            // nullptr: stderr
-//   log.Info("mcp request", {{"method", "tools/call"}, {"duration_ms", 1.7}});
+//   log.Info("backend left", {{"backend", "github"}});
+//   // the request path: the line is built as text, no JSON document in between
+//   log.Start(LogLevel::kInfo, "mcp request").Str("method", "tools/call").Num("duration_ms", 1.7).Write();
 #pragma once
 
 #include <chrono>
@@ -22,6 +24,7 @@
 #include <initializer_list>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -51,10 +54,27 @@ class Logger {
   void Warn(const char* msg, Fields fields = {}) { Log(LogLevel::kWarn, msg, fields); }
   void Error(const char* msg, Fields fields = {}) { Log(LogLevel::kError, msg, fields); }
 
+  // One line built field by field as text (the per-request line: no JSON document is built for it).
+  // Fields follow time, level and msg in the order they are added; Write() hands the line over.
+  class Line {
+   public:
+    Line& Str(std::string_view key, std::string_view value);
+    Line& Num(std::string_view key, double value);
+    Line& Json(std::string_view key, const nlohmann::json& value);
+    void Write();
+
+   private:
+    friend class Logger;
+    Line(Logger* log, LogLevel level, const char* msg);
+    void Key(std::string_view key);
+    Logger* log_;  // null: the level is off, nothing is built
+    LogLevel level_;
+    std::string text_;
+  };
+  Line Start(LogLevel level, const char* msg) { return Line(enabled(level) ? this : nullptr, level, msg); }
+
  private:
-  // The line so far: time, level and msg, in that order (the event's fields follow).
-  static nlohmann::ordered_json Head(LogLevel level, const char* msg);
-  void Write(LogLevel level, const nlohmann::ordered_json& line);
+  void Write(LogLevel level, std::string line);
   void Drain();  // the stderr writer thread
 
   const LogLevel level_;

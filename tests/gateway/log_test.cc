@@ -1,0 +1,115 @@
+// The structured log lines: each one JSON object, time/level/msg first, fields in order, values escaped
+// (quotes, control characters, text that is not UTF-8), levels below the logger's dropped.
+#include "gateway/log.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+
+namespace vmcp::gateway {
+namespace {
+
+using Json = nlohmann::json;
+using OrderedJson = nlohmann::ordered_json;
+
+struct Captured {
+  std::vector<std::string> lines;
+  Logger log{LogLevel::kInfo, [this](const std::string& line) { lines.push_back(line); }};
+};
+
+std::vector<std::string> Keys(const std::string& line) {
+  std::vector<std::string> keys;
+  const OrderedJson parsed = OrderedJson::parse(line);
+  for (auto it = parsed.begin(); it != parsed.end(); ++it) keys.push_back(it.key());
+  return keys;
+}
+
+TEST(LogTest, BuiltLineHasHeadThenFieldsInOrder) {
+  Captured c;
+  c.log.Start(LogLevel::kInfo, "mcp request")
+      .Str("method", "tools/call")
+      .Num("duration_ms", 1.25)
+      .Json("id", Json{{"n", 1}})
+      .Write();
+  ASSERT_EQ(c.lines.size(), 1u);
+  EXPECT_EQ(Keys(c.lines[0]), (std::vector<std::string>{"time", "level", "msg", "method", "duration_ms", "id"}));
+  Json line = Json::parse(c.lines[0]);
+  EXPECT_EQ(line["level"], "info");
+  EXPECT_EQ(line["msg"], "mcp request");
+  EXPECT_EQ(line["method"], "tools/call");
+  EXPECT_DOUBLE_EQ(line["duration_ms"].get<double>(), 1.25);
+  EXPECT_EQ(line["id"], (Json{{"n", 1}}));
+  // RFC 3339 UTC to the millisecond: 2026-11-24T03:06:37.123Z
+  const std::string time = line["time"];
+  ASSERT_EQ(time.size(), 24u) << time;
+  EXPECT_EQ(time[10], 'T');
+  EXPECT_EQ(time[19], '.');
+  EXPECT_EQ(time.back(), 'Z');
+}
+
+TEST(LogTest, ValuesThatNeedEscapingStayOneValidLine) {
+  Captured c;
+  const std::string nasty = std::string("a\"b\\c\nd\te\x01") + "\xff\xfe" + "\xc3\xa9";  // quotes, controls, bad UTF-8, é
+  c.log.Start(LogLevel::kWarn, "odd \"msg\"").Str("value", nasty).Str(std::string("k\"ey"), "v").Write();
+  c.log.Warn("fields", {{"value", nasty}, {"n", 3}});
+  ASSERT_EQ(c.lines.size(), 2u);
+  for (const std::string& text : c.lines) {
+    EXPECT_EQ(text.find('\n'), std::string::npos) << text;
+    Json line = Json::parse(text, nullptr, false);
+    ASSERT_FALSE(line.is_discarded()) << text;
+    const std::string value = line["value"];
+    EXPECT_EQ(value.substr(0, 10), "a\"b\\c\nd\te\x01");
+    EXPECT_NE(value.find("\xef\xbf\xbd"), std::string::npos) << "bad UTF-8 replaced by U+FFFD";
+    EXPECT_EQ(value.substr(value.size() - 2), "\xc3\xa9") << "valid UTF-8 kept";
+  }
+  EXPECT_EQ(Json::parse(c.lines[0])["msg"], "odd \"msg\"");
+  EXPECT_EQ(Json::parse(c.lines[0])["k\"ey"], "v");
+  EXPECT_EQ(Json::parse(c.lines[1])["n"], 3);
+}
+
+TEST(LogTest, NumbersAreJsonNumbers) {
+  Captured c;
+  c.log.Start(LogLevel::kInfo, "n").Num("a", 0.001).Num("b", 1e21).Num("c", 2).Num("d", 0.0 / 0.0).Write();
+  Json line = Json::parse(c.lines.at(0));
+  EXPECT_DOUBLE_EQ(line["a"].get<double>(), 0.001);
+  EXPECT_DOUBLE_EQ(line["b"].get<double>(), 1e21);
+  EXPECT_DOUBLE_EQ(line["c"].get<double>(), 2);
+  EXPECT_TRUE(line["d"].is_null()) << "not a number is written as null";
+}
+
+TEST(LogTest, ReservedKeysOfAnEventAreLeftOut) {
+  Captured c;
+  c.log.Info("hello", {{"msg", "spoofed"}, {"time", "x"}, {"level", "error"}, {"ok", true}});
+  c.log.Log(LogLevel::kInfo, "object", Json{{"msg", "spoofed"}, {"ok", false}});
+  ASSERT_EQ(c.lines.size(), 2u);
+  EXPECT_EQ(Keys(c.lines[0]), (std::vector<std::string>{"time", "level", "msg", "ok"}));
+  EXPECT_EQ(Json::parse(c.lines[0])["msg"], "hello");
+  EXPECT_EQ(Json::parse(c.lines[0])["level"], "info");
+  EXPECT_EQ(Json::parse(c.lines[1])["msg"], "object");
+  EXPECT_EQ(Json::parse(c.lines[1])["ok"], false);
+}
+
+TEST(LogTest, LevelsBelowTheLoggersAreDropped) {
+  Captured c;
+  c.log.Debug("quiet", {{"a", 1}});
+  c.log.Start(LogLevel::kDebug, "quiet").Str("a", "b").Write();
+  EXPECT_FALSE(c.log.enabled(LogLevel::kDebug));
+  EXPECT_TRUE(c.lines.empty());
+  c.log.Error("loud");
+  ASSERT_EQ(c.lines.size(), 1u);
+  EXPECT_EQ(Json::parse(c.lines[0])["level"], "error");
+}
+
+TEST(LogTest, ALineIsWrittenOnce) {
+  Captured c;
+  auto line = c.log.Start(LogLevel::kInfo, "once");
+  line.Str("a", "b");
+  line.Write();
+  line.Write();
+  EXPECT_EQ(c.lines.size(), 1u);
+}
+
+}  // namespace
+}  // namespace vmcp::gateway
