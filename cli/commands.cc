@@ -32,6 +32,8 @@ constexpr char kUsage[] =
     "            [--allowed-hosts=H1,H2] [--allowed-origins=O1,O2]           DNS-rebinding allow-lists\n"
     "            (also $VMCP_ALLOWED_HOSTS, $VMCP_ALLOWED_ORIGINS)\n"
     "            [--threads=N]                                             I/O threads (default: one per core)\n"
+    "            [--busy-poll-us=N]                                        poll N us for work before sleeping\n"
+    "                                                                      (default 50; 0: sleep at once)\n"
     "  validate  --config=PATH                                               check a config.yaml and summarize it\n"
     "  version                                                               print the version\n";
 
@@ -127,6 +129,7 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
                                   {"host", true},
                                   {"port", true},
                                   {"threads", true},
+                                  {"busy-poll-us", true},
                                   {"debug", false},
                                   {"allowed-hosts", true},
                                   {"allowed-origins", true}},
@@ -148,6 +151,14 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   int threads = 0;
   if (flags.values.count("threads") && (!absl::SimpleAtoi(flags.values["threads"], &threads) || threads < 1 || threads > 256)) {
     err << "vmcp serve: --threads must be a number between 1 and 256\n";
+    return 2;
+  }
+  // A thread that ran out of work polls this long before it sleeps: at low concurrency the wake-up of a
+  // sleeping thread costs more than the call's own work (see transport::ServerOptions::busy_poll).
+  int busy_poll_us = 50;
+  if (flags.values.count("busy-poll-us") &&
+      (!absl::SimpleAtoi(flags.values["busy-poll-us"], &busy_poll_us) || busy_poll_us < 0 || busy_poll_us > 10000)) {
+    err << "vmcp serve: --busy-poll-us must be a number between 0 and 10000\n";
     return 2;
   }
   auto env_holder = std::make_shared<config::ProcessEnvironment>();
@@ -181,6 +192,7 @@ int Serve(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   }
   options.host = flags.values.count("host") ? flags.values["host"] : "127.0.0.1";
   options.threads = threads;
+  options.busy_poll = std::chrono::microseconds(busy_poll_us);
   options.port = static_cast<uint16_t>(port);
   options.debug = flags.switches["debug"] || r.config->operational.value_or(config::OperationalConfig{}).log_level == "debug";
   const std::string name = r.config->name;

@@ -2377,6 +2377,7 @@ class GatewayImpl final : public Gateway {
     so.host = options_.host;
     so.port = options_.port;
     so.threads = options_.threads;
+    so.busy_poll = options_.busy_poll;
     so.max_body_bytes = options_.max_body_bytes;
     // The server holds the core weakly (the core does not hold the server): no cycle, and a request that
     // arrives while the gateway is being torn down gets a 503.

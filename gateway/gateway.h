@@ -35,6 +35,9 @@ struct GatewayOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 4483;
   int threads = 0;  // 0: one per core
+  // Each thread polls for new work this long after its last before it sleeps (its own threads only;
+  // see transport::ServerOptions::busy_poll). 0: sleep at once.
+  std::chrono::microseconds busy_poll{0};
   bool debug = false;  // debug log lines too
   // Where structured log lines (one JSON object each, no newline) go; empty: stderr.
   std::function<void(const std::string& line)> log_sink;

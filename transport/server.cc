@@ -4,6 +4,8 @@
 
 #include "transport/server.h"
 
+#include <sched.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -184,7 +186,7 @@ struct internal::OwnedIo {
     void ShutDown() { shutdown(); }
   };
 
-  explicit OwnedIo(int n) {
+  OwnedIo(int n, Duration busy_poll) : busy_poll(busy_poll) {
     for (int i = 0; i < n; ++i) {
       contexts.push_back(std::make_unique<Context>());
       guards.push_back(asio::make_work_guard(*contexts.back()));
@@ -198,6 +200,26 @@ struct internal::OwnedIo {
     for (const auto& c : contexts) all.push_back(c->get_executor());
     return all;
   }
+  // One thread's loop: runs `io` until it is stopped, polling for busy_poll after each spell of work
+  // before it blocks (see ServerOptions::busy_poll).
+  void Run(Context& io) const {
+    if (busy_poll <= Duration::zero()) {
+      io.run();
+      return;
+    }
+    while (!io.stopped()) {
+      if (io.poll() > 0) continue;
+      bool ran = false;
+      for (const auto until = std::chrono::steady_clock::now() + busy_poll;
+           !ran && !io.stopped() && std::chrono::steady_clock::now() < until;) {
+        ran = io.poll() > 0;  // (a reactor poll that does not block)
+        if (!ran) sched_yield();  // a thread that has work on this core runs first
+      }
+      if (!ran && io.run_one() == 0) return;  // sleeps until there is work; 0: stopped
+    }
+  }
+
+  const Duration busy_poll;
   std::vector<std::unique_ptr<Context>> contexts;
   std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;  // idle ones keep running
   std::vector<std::thread> threads;
@@ -783,7 +805,7 @@ int ThreadCount(const ServerOptions& o) {
 }  // namespace
 
 HttpServer::HttpServer(ServerOptions options, Handler handler)
-    : owned_(std::make_unique<internal::OwnedIo>(ThreadCount(options))) {
+    : owned_(std::make_unique<internal::OwnedIo>(ThreadCount(options), options.busy_poll)) {
   impl_ = std::make_shared<internal::ServerImpl>(std::move(options), std::move(handler),
                                                  owned_->contexts.front()->get_executor(), owned_->Executors());
 }
@@ -802,7 +824,9 @@ HttpServer::~HttpServer() {
 absl::StatusOr<uint16_t> HttpServer::Start() {
   auto port = impl_->Start();
   if (!port.ok() || !owned_) return port;
-  for (auto& context : owned_->contexts) owned_->threads.emplace_back([io = context.get()] { io->run(); });
+  for (auto& context : owned_->contexts) {
+    owned_->threads.emplace_back([owned = owned_.get(), io = context.get()] { owned->Run(*io); });
+  }
   return port;
 }
 

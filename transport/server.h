@@ -64,6 +64,11 @@ struct ServerOptions {
   size_t sse_queue_max_events = 1024;                  // per stream
   size_t sse_queue_max_bytes = 4 * 1024 * 1024;        // per stream
   std::optional<ServerTlsOptions> tls;                 // serve HTTPS
+  // Busy polling (servers on threads of their own): a thread that ran out of ready work keeps polling
+  // for new work this long before it sleeps. A request or backend answer arriving meanwhile is taken
+  // without a sleeping thread's wake-up, which on a VM costs more than a proxied call's own work. It
+  // spends CPU only within this window after work, never while idle. 0: sleep at once.
+  Duration busy_poll = Duration::zero();
 };
 
 // A server-sent event stream opened by a handler. Thread-safe: any thread may Send() or Close().

@@ -336,7 +336,7 @@ TEST(ServeCommand, ConformanceSseRetryScenarioThroughTheGateway) {
   EXPECT_NE(client.str().find("Reconnection test completed successfully"), std::string::npos) << client.str();
 }
 
-TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {
+TEST(ServeCommand, BadFlagValuesAreRefusedBeforeStarting) {
   const std::string config = WriteConfig();
   struct Case {
     std::string flag;
@@ -347,6 +347,9 @@ TEST(ServeCommand, BadAllowListValuesAreRefusedBeforeStarting) {
       {"--allowed-origins=https://a.example.com/path", "is not an origin"},
       {"--allowed-hosts=gw.example.com/x", "--allowed-hosts: \"gw.example.com/x\" is not a host name or host:port"},
       {"--allowed-hosts", "--allowed-hosts needs a value"},
+      {"--busy-poll-us=-1", "--busy-poll-us must be a number between 0 and 10000"},
+      {"--busy-poll-us=fast", "--busy-poll-us must be a number between 0 and 10000"},
+      {"--busy-poll-us=10001", "--busy-poll-us must be a number between 0 and 10000"},
   };
   for (const Case& c : cases) {
     std::ostringstream out, err;

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <ctime>
 #include <functional>
 #include <future>
 #include <map>
@@ -102,6 +103,39 @@ TEST(Server, ConnectionsAreSpreadOverItsThreadsAndEachStaysOnOne) {
     all.insert(ids.begin(), ids.end());
   }
   EXPECT_EQ(all.size(), 2u) << "4 connections over 2 threads should use both";
+}
+
+// Busy polling: requests are served as usual, a thread that has nothing to do still goes to sleep (the
+// process uses next to no CPU while idle), and Stop() ends the polling threads.
+TEST(Server, BusyPollingServesAndSleepsWhenIdle) {
+  ServerOptions opt;
+  opt.threads = 2;
+  opt.busy_poll = std::chrono::milliseconds(2);
+  auto server = StartServer(opt, Echo);
+  RawClient c(server->port());
+  for (int i = 0; i < 20; ++i) {
+    c.buffer().clear();
+    c.Write("POST /mcp HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\nhello");
+    const std::string got = c.ReadUntil(" 5");
+    ASSERT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  }
+  // Idle for a while: spinning threads would use about all of it (two threads: twice), sleeping ones
+  // next to nothing. (Measured in CPU time, generously: the machine may be busy with other tests.)
+  const auto cpu = [] {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec);
+  };
+  const auto cpu_before = cpu();
+  const auto wall_before = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(300ms);  // (a measurement window, not synchronization)
+  const auto used = cpu() - cpu_before;
+  const auto wall = std::chrono::steady_clock::now() - wall_before;
+  EXPECT_LT(used, wall / 4) << "CPU used while idle: " << std::chrono::duration<double, std::milli>(used).count() << " ms";
+  const auto stop_started = std::chrono::steady_clock::now();
+  server->Stop(std::chrono::seconds(1));
+  server.reset();  // joins the threads
+  EXPECT_LT(std::chrono::steady_clock::now() - stop_started, std::chrono::seconds(5));
 }
 
 TEST(Server, ChunkedRequestBodyIsRead) {
