@@ -6,8 +6,8 @@
 // gateway on threads of its own), stderr is written in batches by a thread of the logger's own from a
 // bounded queue: a request never waits on a slow or blocked log reader, and when the queue is full lines
 // are dropped and counted (a line saying how many follows). Without it (a gateway on a host's executor,
-// which creates no thread) stderr is written directly. Values are
-// escaped by the JSON library; callers pass no tokens, secrets or full session ids (SessionTag()
+// which creates no thread) stderr is written directly. Values are escaped by the JSON library (plain
+// printable ASCII, which needs none, is copied as it is); callers pass no tokens, secrets or full session ids (SessionTag()
 // shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
 //
 //   Logger log(LogLevel::kInfo, nullptr);            // nullptr: stderr
