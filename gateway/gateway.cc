@@ -259,6 +259,7 @@ struct CallStream {
   // opens when the call sends its first event or has run for kLazySse.
   bool started = false;               // guarded by mu: the exchange was told to open the stream
   uint64_t prime_id = 0;              // the id its priming event carries (taken before any of its events)
+  bool kept = false;                  // guarded by mu: its priming or an event of it is in the replay buffer
   std::shared_ptr<asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>> wake;
 };
 
@@ -685,6 +686,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       const bool open_now = !call->started && !call->finished;  // the call's first event: open its stream
       if (open_now) call->started = true;
       const bool sent = Deliver(message, call->key, call->stream.get());
+      call->kept = true;
       if (open_now && call->wake) call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
       return sent;
     }
@@ -701,12 +703,12 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   }
 
   // A tool call whose answer may come as an SSE stream: numbered now (its priming event's id comes before
-  // any event of the call), opened by AttachCall when the exchange is woken to open it.
+  // any event of the call), opened by AttachCall when the exchange is woken to open it. (A call answered
+  // as plain JSON leaves nothing in the replay buffer.)
   std::shared_ptr<CallStream> PrepareCall(std::shared_ptr<Channel> wake) {
     auto call = std::make_shared<CallStream>(++stream_counter_, nullptr);
     call->wake = std::move(wake);
     call->prime_id = ++event_counter_;
-    Keep(call->prime_id, call->key, std::string());
     std::lock_guard lock(mu_);
     live_calls_[call->key] = call;
     return call;
@@ -717,6 +719,8 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   // call sent so far; the rest follows as it comes. A call already over ends the stream at once.
   void AttachCall(const std::shared_ptr<CallStream>& call, std::shared_ptr<SseStream> stream) {
     std::lock_guard lock(call->mu);
+    Keep(call->prime_id, call->key, std::string());  // (only to know, on a resume, which stream it began)
+    call->kept = true;
     transport::SseEvent prime;
     prime.id = std::to_string(call->prime_id);
     prime.has_id = true;
@@ -752,14 +756,16 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   // call's kept events expire soon (the client most likely has them); otherwise they stay for a client
   // that resumes.
   void FinishCall(const std::shared_ptr<CallStream>& call, bool delivered) {
+    bool kept = false;
     {
       std::lock_guard lock(call->mu);
       call->finished = true;
+      kept = call->kept;
       if (call->stream) call->stream->Close();
     }
     std::lock_guard lock(mu_);
     live_calls_.erase(call->key);
-    if (delivered && replay_) {
+    if (delivered && kept && replay_) {
       const auto soon = Clock::now() + kReplayAfterAnswer;
       for (Kept& k : *replay_) {
         if (k.stream == call->key) k.expires = std::min(k.expires, soon);
@@ -778,8 +784,9 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     {
       std::lock_guard lock(mu_);
       if (replay_) {
+        const auto now = Clock::now();
         for (const Kept& k : *replay_) {
-          if (k.id == last) key = k.stream;
+          if (k.id == last && k.expires > now) key = k.stream;
         }
       }
       if (key != 0) {
@@ -824,11 +831,13 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     const auto now = Clock::now();
     std::lock_guard lock(mu_);
     if (!replay_) replay_ = std::make_unique<std::deque<Kept>>();
-    std::erase_if(*replay_, [&](const Kept& k) {
-      if (k.expires > now) return false;
-      replay_bytes_ -= k.data.size();
-      return true;
-    });
+    // Expired events leave from the front (events kept later expire later, but for those whose call was
+    // answered, which expire sooner: they are skipped by Resume and Replay until they reach the front or
+    // the buffer's limits push them out).
+    while (!replay_->empty() && replay_->front().expires <= now) {
+      replay_bytes_ -= replay_->front().data.size();
+      replay_->pop_front();
+    }
     replay_->push_back(Kept{id, key, now + kReplayAge, data});
     replay_bytes_ += data.size();
     while (!replay_->empty() && (replay_->size() > kReplayEvents || replay_bytes_ > kReplayBytes)) {
