@@ -900,11 +900,19 @@ absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>
                                 std::size_t page_size) {
   if (page_size == 0) page_size = kDefaultPageSize;
   const char* field = ListKeyField(kind);
-  std::vector<size_t> order(list.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  auto by_key = [&](size_t a, size_t b) { return ItemKey(list[a], field) < ItemKey(list[b], field); };
-  if (!std::is_sorted(order.begin(), order.end(), by_key)) std::stable_sort(order.begin(), order.end(), by_key);
-  auto key_at = [&](size_t position) { return ItemKey(list[order[position]], field); };
+  // Each item's key, looked up once per page (a lookup is a search of the item's members).
+  std::vector<std::string_view> keys;
+  keys.reserve(list.size());
+  for (const nlohmann::json& item : list) keys.push_back(ItemKey(item, field));
+  // The catalogue's lists come sorted; any other list is put in key order here (stably).
+  std::vector<size_t> order;  // empty: the list's own order
+  if (!std::is_sorted(keys.begin(), keys.end())) {
+    order.resize(list.size());
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+  }
+  auto index_at = [&](size_t position) { return order.empty() ? position : order[position]; };
+  auto key_at = [&](size_t position) { return keys[index_at(position)]; };
 
   size_t start = 0;
   int64_t carried = 0;
@@ -914,21 +922,25 @@ absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>
     if (!position.ok()) return position.status();
     cursor_key = position->last_key;
     // The first key >= the cursor's: a key that vanished resumes at the next one.
-    start = static_cast<size_t>(
-        std::lower_bound(order.begin(), order.end(), std::string_view(cursor_key),
-                         [&](size_t i, std::string_view key) { return ItemKey(list[i], field) < key; }) -
-        order.begin());
+    const std::string_view wanted(cursor_key);
+    if (order.empty()) {
+      start = static_cast<size_t>(std::lower_bound(keys.begin(), keys.end(), wanted) - keys.begin());
+    } else {
+      start = static_cast<size_t>(
+          std::lower_bound(order.begin(), order.end(), wanted, [&](size_t i, std::string_view key) { return keys[i] < key; }) -
+          order.begin());
+    }
     // Then past the items with that key already delivered, never beyond its run.
-    for (int64_t i = 0; i < position->delivered && start < order.size() && key_at(start) == cursor_key; ++i) {
+    for (int64_t i = 0; i < position->delivered && start < keys.size() && key_at(start) == cursor_key; ++i) {
       ++start;
       ++carried;
     }
   }
-  const size_t end = std::min(order.size(), start + std::min(page_size, order.size() - start));
+  const size_t end = std::min(keys.size(), start + std::min(page_size, keys.size() - start));
   PageResult page;
   page.items.reserve(end - start);
-  for (size_t i = start; i < end; ++i) page.items.push_back(list[order[i]]);
-  if (end == order.size() || start == end) return page;
+  for (size_t i = start; i < end; ++i) page.items.push_back(list[index_at(i)]);
+  if (end == keys.size() || start == end) return page;
 
   const std::string_view last_key = key_at(end - 1);
   int64_t delivered = 0;
