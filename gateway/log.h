@@ -62,6 +62,8 @@ class Logger {
     Line& Num(std::string_view key, double value);
     Line& Json(std::string_view key, const nlohmann::json& value);
     void Write();
+    Line(const Line&) = delete;  // one line, written once (Start's result is never copied)
+    Line& operator=(const Line&) = delete;
 
    private:
     friend class Logger;

@@ -208,7 +208,6 @@ struct internal::OwnedIo {
       return;
     }
     while (!io.stopped()) {
-      if (io.poll() > 0) continue;
       bool ran = false;
       for (const auto until = std::chrono::steady_clock::now() + busy_poll;
            !ran && !io.stopped() && std::chrono::steady_clock::now() < until;) {
