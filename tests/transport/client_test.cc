@@ -28,6 +28,7 @@ namespace {
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using testing::IoThread;
+using testing::ShutDownTogether;
 using testing::TempDir;
 using testing::TestCa;
 
@@ -105,6 +106,8 @@ TEST(Client, EachCallersIoContextKeepsItsOwnConnections) {
   auto server = StartServer({}, Echo);
   IoThread a;
   IoThread b;
+  // (each thread may finish work that holds the other's executor: neither is destroyed before both stop)
+  ShutDownTogether together({&a, &b});
   const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
   HttpClient client(a.executor());
   for (int i = 0; i < 10; ++i) {

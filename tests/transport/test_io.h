@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <future>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -26,11 +28,18 @@ class IoThread {
   explicit IoThread(int threads = 1) : work_(boost::asio::make_work_guard(ioc_)) {
     for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
   }
-  ~IoThread() {
+  ~IoThread() { Stop(); }
+  // Stops the loop and joins its threads (again: nothing).
+  void Stop() {
     work_.reset();
     ioc_.stop();
     for (auto& t : threads_) t.join();
+    threads_.clear();
   }
+  // Destroys the handlers still queued (after Stop). IoThreads that hand work to each other are all
+  // stopped, then all shut down, before any is destroyed: a handler queued in one, or finishing on its
+  // thread, may hold another's executor (see ShutDownTogether).
+  void ShutDown() { ioc_.ShutDown(); }
   boost::asio::io_context& context() { return ioc_; }
   boost::asio::any_io_executor executor() { return ioc_.get_executor(); }
 
@@ -45,9 +54,29 @@ class IoThread {
   }
 
  private:
-  boost::asio::io_context ioc_;
+  class Context : public boost::asio::io_context {
+   public:
+    void ShutDown() { shutdown(); }
+  };
+  Context ioc_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::vector<std::thread> threads_;
+};
+
+// Declared after the IoThreads it names, it stops them all, then shuts them all down, before the first
+// of them is destroyed.
+class ShutDownTogether {
+ public:
+  explicit ShutDownTogether(std::initializer_list<IoThread*> threads) : threads_(threads) {}
+  ~ShutDownTogether() {
+    for (IoThread* t : threads_) t->Stop();
+    for (IoThread* t : threads_) t->ShutDown();
+  }
+  ShutDownTogether(const ShutDownTogether&) = delete;
+  ShutDownTogether& operator=(const ShutDownTogether&) = delete;
+
+ private:
+  std::vector<IoThread*> threads_;
 };
 
 // A blocking TCP connection to 127.0.0.1:port, for writing raw bytes and reading raw answers.
