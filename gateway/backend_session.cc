@@ -180,16 +180,30 @@ class BackendBase : public BackendSession {
     }
   }
 
-  // Takes the initialize result.
+  // Takes the initialize result; one of the wrong shape fails the session, naming the field.
   absl::Status Adopt(const Json& response) {
-    if (response.contains("error")) {
-      return Failure(absl::StrCat("initialize failed: ", response["error"].value("message", std::string("error"))));
+    if (!response.is_object()) return Failure("initialize answered with a message that is not a JSON object");
+    if (auto error = response.find("error"); error != response.end()) {
+      const auto message = error->is_object() ? error->find("message") : error->end();
+      const bool text = error->is_object() && message != error->end() && message->is_string();
+      return Failure(absl::StrCat("initialize failed: ", text ? message->get<std::string>() : error->dump()));
     }
-    const Json& result = response.value("result", Json::object());
+    const auto result = response.find("result");
+    if (result == response.end() || !result->is_object()) return Failure("initialize result is not a JSON object");
+    const auto field = [&](const char* key) { return result->contains(key) ? &(*result)[key] : nullptr; };
+    const Json* capabilities = field("capabilities");
+    const Json* server_info = field("serverInfo");
+    const Json* version = field("protocolVersion");
+    const auto wrong = [&](const char* key, const char* want, const Json& value) {
+      return Failure(absl::StrCat("initialize result: ", key, " must be ", want, ", not ", value.type_name()));
+    };
+    if (capabilities && !capabilities->is_object()) return wrong("capabilities", "an object", *capabilities);
+    if (server_info && !server_info->is_object()) return wrong("serverInfo", "an object", *server_info);
+    if (version && !version->is_string()) return wrong("protocolVersion", "a string", *version);
     std::lock_guard lock(mu_);
-    capabilities_ = result.value("capabilities", Json::object());
-    server_info_ = result.value("serverInfo", Json::object());
-    protocol_version_ = result.value("protocolVersion", std::string(kLatestProtocolVersion));
+    capabilities_ = capabilities ? *capabilities : Json::object();
+    server_info_ = server_info ? *server_info : Json::object();
+    protocol_version_ = version ? version->get<std::string>() : std::string(kLatestProtocolVersion);
     return absl::OkStatus();
   }
 
@@ -776,7 +790,9 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
   }
 
   void Handle(const Json& m, const std::shared_ptr<BackendSession>& self) {
-    if (Classify(m) == MessageKind::kResponse && m["id"].is_number_integer()) {
+    const MessageKind kind = Classify(m);
+    if (kind == MessageKind::kInvalid) return;  // (not JSON-RPC: nothing to route it by)
+    if (kind == MessageKind::kResponse && m["id"].is_number_integer()) {
       std::shared_ptr<Channel> channel;
       {
         std::lock_guard lock(pending_mu_);
@@ -788,8 +804,8 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     }
     // Progress belongs to the call that asked for it; the rest to the session.
     std::shared_ptr<BackendEvents> call_events;
-    if (m.value("method", std::string()) == "notifications/progress") {
-      const Json token = m.contains("params") ? m["params"].value("progressToken", Json()) : Json();
+    if (m["method"] == "notifications/progress") {
+      const Json token = m.contains("params") && m["params"].is_object() ? m["params"].value("progressToken", Json()) : Json();
       std::lock_guard lock(pending_mu_);
       for (auto& [id, p] : pending_) {
         if (p.events && !token.is_null()) {

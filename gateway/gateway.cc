@@ -227,18 +227,22 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
   return std::shared_ptr<const Snapshot>(std::move(snap));
 }
 
-// Runs tasks concurrently and waits for all of them.
-asio::awaitable<void> SignalWhenDone(asio::awaitable<void> task, std::shared_ptr<Channel> done) {
-  co_await std::move(task);
-  done->try_send(boost::system::error_code{}, Json());
-}
-
+// Runs tasks concurrently and waits for all of them. A task that throws is done too (never a wait
+// that no signal ends); once all are done, the first exception is rethrown to the caller.
 asio::awaitable<void> WhenAll(std::vector<asio::awaitable<void>> tasks) {
+  using Done = asio::experimental::concurrent_channel<void(boost::system::error_code, std::exception_ptr)>;
   auto ex = co_await asio::this_coro::executor;
-  auto done = std::make_shared<Channel>(ex, tasks.size() + 1);
   const size_t n = tasks.size();
-  for (auto& t : tasks) asio::co_spawn(ex, SignalWhenDone(std::move(t), done), asio::detached);
-  for (size_t i = 0; i < n; ++i) co_await done->async_receive(kTuple);
+  auto done = std::make_shared<Done>(ex, n + 1);
+  for (auto& t : tasks) {
+    asio::co_spawn(ex, std::move(t), [done](std::exception_ptr e) { done->try_send(boost::system::error_code{}, e); });
+  }
+  std::exception_ptr first;
+  for (size_t i = 0; i < n; ++i) {
+    auto [ec, e] = co_await done->async_receive(kTuple);
+    if (e && !first) first = e;
+  }
+  if (first) std::rethrow_exception(first);
 }
 
 // Keeps `owner` alive while `task` (a coroutine of the owner's, which holds only `this`) runs detached.
@@ -484,7 +488,12 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   }
 
   asio::awaitable<void> ConnectOne(std::shared_ptr<BackendSession> session, Json caps) {
-    absl::Status s = co_await session->Initialize(std::move(caps));
+    absl::Status s = absl::UnknownError("not connected");
+    try {
+      s = co_await session->Initialize(std::move(caps));
+    } catch (const std::exception& e) {  // a defect, not the backend's doing: this backend fails, the others go on
+      s = absl::InternalError(absl::StrCat("connecting failed: ", e.what()));
+    }
     std::lock_guard lock(mu_);
     connecting_.erase(session->name());
     if (s.ok()) {
@@ -1825,7 +1834,14 @@ class Core final : public std::enable_shared_from_this<Core> {
   asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> call,
                                std::shared_ptr<RequestScope> scope) {
     const std::shared_ptr<Channel> wake = scope->wake;
-    Json response = co_await Dispatch(session, std::move(message), call, scope);
+    const Json id = message["id"];
+    Json response;
+    try {
+      response = co_await Dispatch(session, std::move(message), call, scope);
+    } catch (const std::exception& e) {
+      // A defect: the client still gets an answer (its exchange waits on `wake`), naming what failed.
+      response = gateway::MakeError(id, gateway::kInternalError, absl::StrCat("Internal error: ", e.what()));
+    }
     if (!call) {
       wake->try_send(boost::system::error_code{}, std::move(response));  // (null: cancelled; the exchange knows)
       co_return;
@@ -1914,11 +1930,16 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     Json response;
-    if (message["method"] == "initialize") {
-      response = co_await InitializeSession(session, std::move(message));
-    } else {
-      std::shared_ptr<CallStream> no_stream;
-      response = co_await Dispatch(session, std::move(message), no_stream, scope);
+    const Json id = message["id"];
+    try {
+      if (message["method"] == "initialize") {
+        response = co_await InitializeSession(session, std::move(message));
+      } else {
+        std::shared_ptr<CallStream> no_stream;
+        response = co_await Dispatch(session, std::move(message), no_stream, scope);
+      }
+    } catch (const std::exception& e) {  // a defect: the client still gets an answer naming it
+      response = gateway::MakeError(id, gateway::kInternalError, absl::StrCat("Internal error: ", e.what()));
     }
     if (!response.is_null()) session->SendToClient(response, nullptr);
   }

@@ -899,6 +899,133 @@ TEST_F(GatewayE2E, LegacySseClientsGetTheEndpointAndTheirAnswersOnTheStream) {
   gw->Stop(std::chrono::seconds(2));
 }
 
+// --- backends that send what no backend should: the gateway names it, and never waits forever -------
+
+// An MCP backend (both transports) whose initialize result is `init_result` and whose legacy SSE stream
+// carries `junk` (event data that is not a routable JSON-RPC message) before each answer. It offers one
+// tool, `ok`, which answers "fine".
+class MisbehavingBackend {
+ public:
+  MisbehavingBackend(Json init_result, std::vector<std::string> junk)
+      : init_result_(std::move(init_result)), junk_(std::move(junk)),
+        server_(transport::ServerOptions{.threads = 1}, [this](transport::Exchange& ex) { return Serve(ex); }) {
+    port_ = *server_.Start();
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  Json Answer(const Json& m) const {
+    const std::string method = m.value("method", "");
+    Json result = Json::object();
+    if (method == "initialize") result = init_result_;
+    if (method == "tools/list") {
+      result = {{"tools", Json::array({{{"name", "ok"}, {"inputSchema", {{"type", "object"}}}}})}};
+    }
+    if (method == "tools/call") result = {{"content", Json::array({{{"type", "text"}, {"text", "fine"}}})}};
+    return Json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", result}};
+  }
+
+  boost::asio::awaitable<void> Serve(transport::Exchange& ex) {
+    const transport::Request& req = ex.request();
+    if (req.method == "GET" && req.Path() == "/sse") {  // legacy: the stream, then POSTs to /messages
+      auto stream = co_await ex.StartSse();
+      if (!stream.ok()) co_return;
+      std::lock_guard lock(mu_);
+      const std::string id = std::to_string(streams_.size());
+      transport::SseEvent endpoint;
+      endpoint.event = "endpoint";
+      endpoint.data = "/messages?sessionId=" + id;
+      (*stream)->Send(std::move(endpoint));
+      streams_.push_back(*stream);
+      co_return;
+    }
+    const Json m = Json::parse(req.body, nullptr, false);
+    transport::Response res;
+    if (req.method != "POST" || !m.is_object()) {
+      res.status = req.method == "POST" ? 400 : 405;
+      co_await ex.Respond(std::move(res));
+      co_return;
+    }
+    if (req.Path() == "/messages") {
+      std::shared_ptr<transport::SseStream> stream;
+      {
+        std::lock_guard lock(mu_);
+        const size_t index = std::stoul(req.QueryParam("sessionId").value_or("0"));
+        if (index < streams_.size()) stream = streams_[index];
+      }
+      if (stream && m.contains("id")) {
+        transport::SseEvent event;
+        for (const std::string& data : junk_) {
+          event.data = data;
+          stream->Send(event);
+        }
+        event.data = Answer(m).dump();
+        stream->Send(std::move(event));
+      }
+      res.status = stream ? 202 : 404;
+      co_await ex.Respond(std::move(res));
+      co_return;
+    }
+    if (!m.contains("id")) {
+      res.status = 202;
+    } else {
+      res.status = 200;
+      res.headers.Set("Content-Type", "application/json");
+      res.headers.Set("Mcp-Session-Id", "s1");
+      res.body = Answer(m).dump();
+    }
+    co_await ex.Respond(std::move(res));
+  }
+
+  const Json init_result_;
+  const std::vector<std::string> junk_;
+  std::mutex mu_;
+  std::vector<std::shared_ptr<transport::SseStream>> streams_;
+  transport::HttpServer server_;
+  uint16_t port_ = 0;
+};
+
+// A backend whose initialize result has a field of the wrong type fails on its own, with an error naming
+// the field; the client's initialize is answered, the other backend serves.
+TEST_F(GatewayE2E, ABackendWithAMalformedInitializeResultFailsAloneNamingTheField) {
+  MisbehavingBackend weird(Json{{"protocolVersion", 5}, {"capabilities", {{"tools", Json::object()}}}}, {});
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("conf", backend_port_) + Backend("weird", weird.port()), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  const Json init = mcp.Initialize();
+  ASSERT_TRUE(init.contains("result")) << init.dump();
+  const Json listed = mcp.Request("tools/list", Json::object());
+  ASSERT_TRUE(listed.contains("error")) << listed.dump();
+  const std::string message = listed["error"].value("message", "");
+  EXPECT_NE(message.find("backend weird unavailable"), std::string::npos) << message;
+  EXPECT_NE(message.find("protocolVersion must be a string, not number"), std::string::npos) << message;
+  const Json call = mcp.Request("tools/call", {{"name", "conf_test_simple_text"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(call.contains("result")) << call.dump();
+  EXPECT_NE(call["result"].value("isError", false), true) << call.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
+// A legacy SSE backend's stream carrying events that are not JSON-RPC messages (or are, with the wrong
+// shapes) before each answer: they are skipped, and every answer still reaches its call.
+TEST_F(GatewayE2E, JunkOnALegacyBackendStreamIsSkippedAndAnswersStillArrive) {
+  MisbehavingBackend junky(Json{{"protocolVersion", "2024-11-05"}, {"capabilities", {{"tools", Json::object()}}},
+                                {"serverInfo", {{"name", "junky"}, {"version", "1"}}}},
+                           {"5", "\"text\"", "[1]", "null", R"({"jsonrpc":"2.0","method":"notifications/progress","params":[1]})",
+                            R"({"jsonrpc":"2.0","id":"nobody","result":{}})", R"({"jsonrpc":"2.0","id":[1],"result":{}})"});
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(BackendEntry("junky", junky.port(), "/sse", "sse"), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  const Json init = mcp.Initialize();
+  ASSERT_TRUE(init.contains("result")) << init.dump();
+  EXPECT_EQ(mcp.ToolNames(), std::set<std::string>{"junky_ok"});
+  const Json call = mcp.Request("tools/call", {{"name", "junky_ok"}, {"arguments", Json::object()}});
+  ASSERT_TRUE(call.contains("result")) << call.dump();
+  EXPECT_EQ(call["result"]["content"][0].value("text", ""), "fine") << call.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
 }  // namespace vmcp
 
 namespace vmcp {
