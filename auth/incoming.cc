@@ -299,7 +299,8 @@ Challenge IncomingAuthenticator::ChallengeFor(const absl::Status& failure) const
   const bool scope = absl::IsPermissionDenied(failure);
   if (!absl::IsUnauthenticated(failure) && !scope) {
     c.status = 503;
-    c.body = Json{{"error", "temporarily_unavailable"}, {"error_description", std::string(failure.message())}}.dump();
+    c.body = Json{{"error", "temporarily_unavailable"}, {"error_description", std::string(failure.message())}}
+                 .dump(-1, ' ', false, Json::error_handler_t::replace);  // (an IdP's bytes may not be UTF-8)
     return c;
   }
   const std::string error = scope ? "insufficient_scope" : (oauth_error && !oauth_error->empty() ? *oauth_error : "invalid_token");
@@ -313,7 +314,7 @@ Challenge IncomingAuthenticator::ChallengeFor(const absl::Status& failure) const
   c.www_authenticate = std::move(h);
   c.body = Json{{"error", no_token ? std::string("unauthorized") : error},
                 {"error_description", std::string(failure.message())}}
-               .dump();
+               .dump(-1, ' ', false, Json::error_handler_t::replace);
   return c;
 }
 

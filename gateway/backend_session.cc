@@ -186,7 +186,7 @@ class BackendBase : public BackendSession {
     if (auto error = response.find("error"); error != response.end()) {
       const auto message = error->is_object() ? error->find("message") : error->end();
       const bool text = error->is_object() && message != error->end() && message->is_string();
-      return Failure(absl::StrCat("initialize failed: ", text ? message->get<std::string>() : error->dump()));
+      return Failure(absl::StrCat("initialize failed: ", text ? message->get<std::string>() : Dump(*error)));
     }
     const auto result = response.find("result");
     if (result == response.end() || !result->is_object()) return Failure("initialize result is not a JSON object");
@@ -464,7 +464,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     const auto sent_at = Clock::now();
     req.headers.Set("Content-Type", "application/json");
     req.headers.Set("Accept", "application/json, text/event-stream");
-    req.body = message.dump();
+    req.body = Dump(message);
     const auto deadline = Clock::now() + target_.timeout;
 
     // (only on a session that was up: a backend down at the first handshake is reported at once)
@@ -764,7 +764,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     AddTrace(post, call ? call->Trace() : nullptr);
     if (absl::Status s = co_await Decorate(post, call); !s.ok()) co_return s;
     post.headers.Set("Content-Type", "application/json");
-    post.body = message.dump();
+    post.body = Dump(message);
     const auto sent_at = Clock::now();
     auto r = co_await client_->Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
     Audit(r.ok() ? r->status : 0, r.status(), sent_at);

@@ -99,7 +99,7 @@ Response JsonResponse(int status, const Json& body) {
   Response r;
   r.status = status;
   r.headers.Set("Content-Type", "application/json");
-  r.body = body.dump();
+  r.body = gateway::Dump(body);
   return r;
 }
 
@@ -288,7 +288,7 @@ class CatalogueCache {
       add(c.ok ? "ok" : "failed");
       for (const std::vector<Json>* list : {&c.tools, &c.resources, &c.resource_templates, &c.prompts}) {
         add(std::to_string(list->size()));
-        for (const Json& item : *list) add(item.dump());
+        for (const Json& item : *list) add(gateway::Dump(item));
       }
     }
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -831,7 +831,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     ev.id = std::to_string(id);
     ev.has_id = true;
     ev.event = "message";
-    ev.data = message.dump();
+    ev.data = gateway::Dump(message);
     Keep(id, key, ev.data);
     return stream && !stream->closed() && stream->Send(std::move(ev));
   }

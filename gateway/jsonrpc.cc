@@ -28,6 +28,8 @@ MessageKind Classify(const Json& m) {
   return MessageKind::kInvalid;
 }
 
+std::string Dump(const Json& message) { return message.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
 Json MakeResult(const Json& id, Json result) { return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}; }
 
 Json MakeError(const Json& id, int code, std::string message, Json data) {

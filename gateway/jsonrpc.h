@@ -31,6 +31,10 @@ std::string NegotiateProtocolVersion(std::string_view requested);
 enum class MessageKind { kRequest, kNotification, kResponse, kInvalid };
 MessageKind Classify(const Json& message);
 
+// A message as wire text. A string holding bytes that are not UTF-8 (a backend's text passed through, or
+// cut short) is written with U+FFFD in their place: never an exception on the way out.
+std::string Dump(const Json& message);
+
 Json MakeResult(const Json& id, Json result);
 Json MakeError(const Json& id, int code, std::string message, Json data = nullptr);
 Json MakeRequest(const Json& id, std::string method, Json params);

@@ -903,7 +903,8 @@ TEST_F(GatewayE2E, LegacySseClientsGetTheEndpointAndTheirAnswersOnTheStream) {
 
 // An MCP backend (both transports) whose initialize result is `init_result` and whose legacy SSE stream
 // carries `junk` (event data that is not a routable JSON-RPC message) before each answer. It offers one
-// tool, `ok`, which answers "fine".
+// tools: `ok`, which answers "fine", and `broken`, which a streamable POST answers with HTTP 500 and a body
+// that is not UTF-8.
 class MisbehavingBackend {
  public:
   MisbehavingBackend(Json init_result, std::vector<std::string> junk)
@@ -919,7 +920,8 @@ class MisbehavingBackend {
     Json result = Json::object();
     if (method == "initialize") result = init_result_;
     if (method == "tools/list") {
-      result = {{"tools", Json::array({{{"name", "ok"}, {"inputSchema", {{"type", "object"}}}}})}};
+      result = {{"tools", Json::array({{{"name", "ok"}, {"inputSchema", {{"type", "object"}}}},
+                                       {{"name", "broken"}, {"inputSchema", {{"type", "object"}}}}})}};
     }
     if (method == "tools/call") result = {{"content", Json::array({{{"type", "text"}, {"text", "fine"}}})}};
     return Json{{"jsonrpc", "2.0"}, {"id", m["id"]}, {"result", result}};
@@ -968,6 +970,9 @@ class MisbehavingBackend {
     }
     if (!m.contains("id")) {
       res.status = 202;
+    } else if (m.value("method", "") == "tools/call" && m["params"].value("name", "") == "broken") {
+      res.status = 500;
+      res.body = "boom \xff\xfe";  // not UTF-8
     } else {
       res.status = 200;
       res.headers.Set("Content-Type", "application/json");
@@ -1006,6 +1011,26 @@ TEST_F(GatewayE2E, ABackendWithAMalformedInitializeResultFailsAloneNamingTheFiel
   gw->Stop(std::chrono::seconds(2));
 }
 
+// A backend's error text that is not UTF-8 reaches the client with U+FFFD in place of the bad bytes, as
+// the call's error result (never an HTTP 500 or an unanswered call).
+TEST_F(GatewayE2E, ABackendErrorThatIsNotUtf8ReachesTheClientAsText) {
+  MisbehavingBackend weird(Json{{"protocolVersion", "2025-11-25"}, {"capabilities", {{"tools", Json::object()}}}}, {});
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("weird", weird.port()), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  ASSERT_TRUE(mcp.Initialize().contains("result"));
+  for (int i = 0; i < 2; ++i) {  // (twice: the second goes through the circuit breaker's count as well)
+    const Json call = mcp.Request("tools/call", {{"name", "weird_broken"}, {"arguments", Json::object()}});
+    EXPECT_EQ(mcp.last.status, 200);
+    ASSERT_TRUE(call.contains("result")) << call.dump();
+    EXPECT_EQ(call["result"].value("isError", false), true) << call.dump();
+    const std::string text = call["result"]["content"][0].value("text", "");
+    EXPECT_NE(text.find("HTTP 500: boom \xEF\xBF\xBD\xEF\xBF\xBD"), std::string::npos) << text;
+  }
+  gw->Stop(std::chrono::seconds(2));
+}
+
 // A legacy SSE backend's stream carrying events that are not JSON-RPC messages (or are, with the wrong
 // shapes) before each answer: they are skipped, and every answer still reaches its call.
 TEST_F(GatewayE2E, JunkOnALegacyBackendStreamIsSkippedAndAnswersStillArrive) {
@@ -1019,7 +1044,7 @@ TEST_F(GatewayE2E, JunkOnALegacyBackendStreamIsSkippedAndAnswersStillArrive) {
   RawMcp mcp(io_, client_, port);
   const Json init = mcp.Initialize();
   ASSERT_TRUE(init.contains("result")) << init.dump();
-  EXPECT_EQ(mcp.ToolNames(), std::set<std::string>{"junky_ok"});
+  EXPECT_EQ(mcp.ToolNames(), (std::set<std::string>{"junky_broken", "junky_ok"}));
   const Json call = mcp.Request("tools/call", {{"name", "junky_ok"}, {"arguments", Json::object()}});
   ASSERT_TRUE(call.contains("result")) << call.dump();
   EXPECT_EQ(call["result"]["content"][0].value("text", ""), "fine") << call.dump();
