@@ -898,12 +898,27 @@ std::string EncodeCursor(ListKind kind, std::string_view last_key, int64_t deliv
 
 absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>& list, std::string_view cursor,
                                 std::size_t page_size) {
+  absl::StatusOr<PageIndices> at = PageOf(kind, list, cursor, page_size);
+  if (!at.ok()) return at.status();
+  PageResult page;
+  page.items.reserve(at->indices.size());
+  for (size_t i : at->indices) page.items.push_back(list[i]);
+  page.next_cursor = std::move(at->next_cursor);
+  return page;
+}
+
+absl::StatusOr<PageIndices> PageOf(ListKind kind, const std::vector<nlohmann::json>& list, std::string_view cursor,
+                                   std::size_t page_size, const std::vector<std::string>* known_keys) {
   if (page_size == 0) page_size = kDefaultPageSize;
   const char* field = ListKeyField(kind);
   // Each item's key, looked up once per page (a lookup is a search of the item's members).
   std::vector<std::string_view> keys;
   keys.reserve(list.size());
-  for (const nlohmann::json& item : list) keys.push_back(ItemKey(item, field));
+  if (known_keys != nullptr && known_keys->size() == list.size()) {
+    for (const std::string& key : *known_keys) keys.emplace_back(key);
+  } else {
+    for (const nlohmann::json& item : list) keys.push_back(ItemKey(item, field));
+  }
   // The catalogue's lists come sorted; any other list is put in key order here (stably).
   std::vector<size_t> order;  // empty: the list's own order
   if (!std::is_sorted(keys.begin(), keys.end())) {
@@ -937,9 +952,9 @@ absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>
     }
   }
   const size_t end = std::min(keys.size(), start + std::min(page_size, keys.size() - start));
-  PageResult page;
-  page.items.reserve(end - start);
-  for (size_t i = start; i < end; ++i) page.items.push_back(list[index_at(i)]);
+  PageIndices page;
+  page.indices.reserve(end - start);
+  for (size_t i = start; i < end; ++i) page.indices.push_back(index_at(i));
   if (end == keys.size() || start == end) return page;
 
   const std::string_view last_key = key_at(end - 1);
@@ -948,6 +963,24 @@ absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>
   if (cursor_key == last_key) delivered += carried;  // a run spanning several pages accumulates
   page.next_cursor = EncodeCursor(kind, last_key, delivered);
   return page;
+}
+
+const std::vector<std::string>& Catalogue::wire(ListKind kind) const { return wire_[static_cast<int>(kind)]; }
+const std::vector<std::string>& Catalogue::keys(ListKind kind) const { return keys_[static_cast<int>(kind)]; }
+
+void Catalogue::PrepareWire() {
+  const std::vector<Json>* lists[] = {&tools_, &resources_, &resource_templates_, &prompts_};
+  for (int k = 0; k < 4; ++k) {
+    const char* field = ListKeyField(static_cast<ListKind>(k));
+    wire_[k].clear();
+    keys_[k].clear();
+    wire_[k].reserve(lists[k]->size());
+    keys_[k].reserve(lists[k]->size());
+    for (const Json& item : *lists[k]) {
+      wire_[k].push_back(item.dump(-1, ' ', false, Json::error_handler_t::replace));
+      keys_[k].emplace_back(ItemKey(item, field));
+    }
+  }
 }
 
 }  // namespace vmcp::gateway

@@ -160,6 +160,9 @@ class UriTemplate {
   int accept_ = 0;
 };
 
+// The four lists a catalogue holds (and pages).
+enum class ListKind { kTools, kResources, kResourceTemplates, kPrompts };
+
 class Catalogue {
  public:
   template <typename V>
@@ -188,10 +191,20 @@ class Catalogue {
   const PromptRoute* ResolvePrompt(std::string_view name) const;
   std::optional<ResourceRoute> ResolveResource(std::string_view uri) const;
 
+  // The lists' items as JSON text, index for index (a page is then written by copying text: no item is
+  // copied or serialized per request). Empty until PrepareWire(), which the owner calls once, before
+  // the catalogue is shared.
+  const std::vector<std::string>& wire(ListKind kind) const;
+  // Each item's key (name, uri, uriTemplate), index for index; also made by PrepareWire().
+  const std::vector<std::string>& keys(ListKind kind) const;
+  void PrepareWire();
+
  private:
   friend class CatalogueBuilder;
 
   std::vector<nlohmann::json> tools_, resources_, resource_templates_, prompts_;
+  std::vector<std::string> wire_[4];  // by ListKind
+  std::vector<std::string> keys_[4];
   Table<ToolRoute> tool_routes_;
   Table<std::string> resource_routes_, template_routes_;
   Table<PromptRoute> prompt_routes_;
@@ -211,7 +224,6 @@ inline constexpr char kDefaultPrefixFormat[] = "{workload}_";
 // ---------------------------------------------------------------------------------------------
 // Pagination
 
-enum class ListKind { kTools, kResources, kResourceTemplates, kPrompts };
 const char* ListKindName(ListKind kind);  // the cursor's kind: tools, resources, resourceTemplates, prompts
 const char* ListKeyField(ListKind kind);  // the item's key: name, uri, uriTemplate, name
 
@@ -230,5 +242,15 @@ struct PageResult {
 // for another kind. page_size 0 means kDefaultPageSize.
 absl::StatusOr<PageResult> Page(ListKind kind, const std::vector<nlohmann::json>& list, std::string_view cursor,
                                 std::size_t page_size = kDefaultPageSize);
+
+// The same page as positions in `list` (in page order), for writing it from Catalogue::wire().
+struct PageIndices {
+  std::vector<std::size_t> indices;
+  std::string next_cursor;
+};
+// `keys`, when given, are the items' keys (Catalogue::keys), index for index.
+absl::StatusOr<PageIndices> PageOf(ListKind kind, const std::vector<nlohmann::json>& list, std::string_view cursor,
+                                   std::size_t page_size = kDefaultPageSize,
+                                   const std::vector<std::string>* keys = nullptr);
 
 }  // namespace vmcp::gateway

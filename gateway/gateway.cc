@@ -267,6 +267,80 @@ struct CallStream {
   std::shared_ptr<asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>> wake;
 };
 
+// SHA-256 over a walk of the values (a type tag, then the contents; strings and containers length
+// first, so that no two different inputs give the same stream): cheaper than serializing them.
+class ValueHasher {
+ public:
+  ValueHasher() : ctx_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr); }
+  ~ValueHasher() { EVP_MD_CTX_free(ctx_); }
+  ValueHasher(const ValueHasher&) = delete;
+  ValueHasher& operator=(const ValueHasher&) = delete;
+
+  void AddNumber(uint64_t n) { Bytes(&n, sizeof(n)); }
+  void AddText(std::string_view s) {
+    AddNumber(uint64_t{s.size()});
+    Bytes(s.data(), s.size());
+  }
+  void AddValue(const Json& v) {
+    const auto type = static_cast<uint8_t>(v.type());
+    Bytes(&type, 1);
+    switch (v.type()) {
+      case Json::value_t::object:
+        AddNumber(uint64_t{v.size()});
+        for (const auto& [key, member] : v.items()) {
+          AddText(std::string_view(key));
+          AddValue(member);
+        }
+        break;
+      case Json::value_t::array:
+        AddNumber(uint64_t{v.size()});
+        for (const Json& e : v) AddValue(e);
+        break;
+      case Json::value_t::string:
+        AddText(std::string_view(v.get_ref<const std::string&>()));
+        break;
+      case Json::value_t::boolean:
+        AddNumber(uint64_t{v.get<bool>()});
+        break;
+      case Json::value_t::number_integer:
+        AddNumber(static_cast<uint64_t>(v.get<int64_t>()));
+        break;
+      case Json::value_t::number_unsigned:
+        AddNumber(v.get<uint64_t>());
+        break;
+      case Json::value_t::number_float: {
+        const double d = v.get<double>();
+        Bytes(&d, sizeof(d));
+        break;
+      }
+      case Json::value_t::binary:
+        AddText(std::string_view(reinterpret_cast<const char*>(v.get_binary().data()), v.get_binary().size()));
+        break;
+      default:  // null, discarded: the tag says it all
+        break;
+    }
+  }
+  std::string Finish() {
+    Flush();
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(ctx_, digest, &len);
+    return std::string(reinterpret_cast<const char*>(digest), len);
+  }
+
+ private:
+  void Bytes(const void* data, size_t n) {
+    buffer_.append(static_cast<const char*>(data), n);
+    if (buffer_.size() >= 64 * 1024) Flush();
+  }
+  void Flush() {
+    EVP_DigestUpdate(ctx_, buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+  EVP_MD_CTX* ctx_;
+  std::string buffer_;  // digested in large pieces: one call per value would cost more than the hashing
+};
+
 // Catalogues shared by the sessions whose backends listed exactly the same things under the same config
 // generation: one copy of every tool's JSON for all of them, instead of one per session (most sessions
 // see the same catalogue). Keyed by SHA-256 of the aggregation's input; entries live as long as a
@@ -275,27 +349,17 @@ struct CallStream {
 class CatalogueCache {
  public:
   static std::string Key(uint64_t generation, const std::vector<gateway::BackendCapabilities>& caps) {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-    auto add = [ctx](std::string_view bytes) {
-      const uint64_t n = bytes.size();
-      EVP_DigestUpdate(ctx, &n, sizeof(n));  // length-prefixed: no two inputs hash the same stream
-      EVP_DigestUpdate(ctx, bytes.data(), bytes.size());
-    };
-    add(std::string_view(reinterpret_cast<const char*>(&generation), sizeof(generation)));
+    ValueHasher h;
+    h.AddNumber(generation);
     for (const gateway::BackendCapabilities& c : caps) {
-      add(c.backend);
-      add(c.ok ? "ok" : "failed");
+      h.AddText(c.backend);
+      h.AddNumber(uint64_t{c.ok});
       for (const std::vector<Json>* list : {&c.tools, &c.resources, &c.resource_templates, &c.prompts}) {
-        add(std::to_string(list->size()));
-        for (const Json& item : *list) add(gateway::Dump(item));
+        h.AddNumber(uint64_t{list->size()});
+        for (const Json& item : *list) h.AddValue(item);
       }
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(ctx, digest, &len);
-    EVP_MD_CTX_free(ctx);
-    return std::string(reinterpret_cast<const char*>(digest), len);
+    return h.Finish();
   }
 
   std::shared_ptr<const gateway::Catalogue> Find(const std::string& key) {
@@ -342,6 +406,11 @@ struct RequestScope {
   std::shared_ptr<std::atomic<bool>> in_flight;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string backend;
+  // Set by an exchange that writes the answer itself (a plain JSON POST): a list page may then be
+  // answered as text made from the catalogue's wire form, in `raw`, with a stand-in of it returned
+  // (the same id, an empty result) for the request's log and metrics.
+  bool raw_ok = false;
+  std::string raw;
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -623,6 +692,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
       catalogue = gateway::Aggregate(agg, std::move(listed));
       if (catalogue.ok()) {
+        catalogue->PrepareWire();
         shared = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
         if (catalogue_cache) shared = catalogue_cache->Insert(key, shared);
       }
@@ -1800,6 +1870,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     scope->wake = wake;
     std::shared_ptr<CallStream> call;
     if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
+    scope->raw_ok = !call;
     asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
@@ -1815,6 +1886,14 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     auto [ec, first] = co_await wake->async_receive(kTuple);
     if (timer) timer->cancel();
+    if (!scope->raw.empty() && !first.is_null()) {  // (set before the answer was sent: the channel orders the two)
+      Response r;
+      r.status = 200;
+      r.headers.Set("Content-Type", "application/json");
+      r.body = std::move(scope->raw);
+      co_await ex.Respond(std::move(r));
+      co_return;
+    }
     if (call && first == OpenStreamMarker()) {
       auto opened = co_await ex.StartSse();
       if (opened.ok()) session->AttachCall(call, *opened);
@@ -2145,10 +2224,29 @@ class Core final : public std::enable_shared_from_this<Core> {
       }
       const Json cursor = params.contains("cursor") ? params["cursor"] : Json("");
       if (!cursor.is_string()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: cursor must be a string");
-      auto page = gateway::Page(kind, items, cursor.get<std::string>(), options_.page_size);
+      auto page = gateway::PageOf(kind, items, cursor.get<std::string>(), options_.page_size, &catalogue->keys(kind));
       if (!page.ok()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: invalid cursor");
+      const std::vector<std::string>& wire = catalogue->wire(kind);
+      if (scope->raw_ok && wire.size() == items.size()) {
+        // The page as text: the items' wire form copied, nothing serialized but the envelope.
+        std::string& out = scope->raw;
+        size_t bytes = 64 + page->next_cursor.size();
+        for (size_t i : page->indices) bytes += wire[i].size() + 1;
+        out.reserve(bytes);
+        absl::StrAppend(&out, R"({"jsonrpc":"2.0","id":)", gateway::Dump(id), R"(,"result":{")", key, R"(":[)");
+        for (size_t n = 0; n < page->indices.size(); ++n) {
+          if (n > 0) out += ',';
+          out += wire[page->indices[n]];
+        }
+        out += ']';
+        if (!page->next_cursor.empty()) absl::StrAppend(&out, R"(,"nextCursor":)", gateway::Dump(page->next_cursor));
+        out += "}}";
+        return gateway::MakeResult(id, Json::object());
+      }
+      Json listed = Json::array();
+      for (size_t i : page->indices) listed.push_back(items[i]);
       Json result = Json::object();
-      result[key] = Json(std::move(page->items));  // (moved, not copied: a page can hold 1,000 tools)
+      result[key] = std::move(listed);
       if (!page->next_cursor.empty()) result["nextCursor"] = page->next_cursor;
       return gateway::MakeResult(id, std::move(result));
     };

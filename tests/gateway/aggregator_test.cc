@@ -703,6 +703,43 @@ TEST(Pagination, WalksAllPagesInKeyOrder) {
   }
 }
 
+// The wire form: each item's JSON text and key, index for index, so that a page written from it is the
+// page Page() gives; PageOf with the catalogue's keys pages exactly as without them.
+TEST(Pagination, CatalogueWireFormMatchesItsItems) {
+  BackendCapabilities b = Backend("b", {"zeta", "alpha", "mid"});
+  b.tools[1]["description"] = "caf\xc3\xa9 \"quoted\"";
+  b.resources = {Json{{"uri", "file:///y"}}, Json{{"uri", "file:///x"}, {"size", 3}}};
+  b.prompts = {Json{{"name", "p"}}};
+  Catalogue c = MustAggregate(Config("prefix", "{workload}_"), {b});
+  EXPECT_TRUE(c.wire(ListKind::kTools).empty());  // until prepared
+  c.PrepareWire();
+  const std::pair<ListKind, const std::vector<Json>*> lists[] = {{ListKind::kTools, &c.tools()},
+                                                                 {ListKind::kResources, &c.resources()},
+                                                                 {ListKind::kResourceTemplates, &c.resource_templates()},
+                                                                 {ListKind::kPrompts, &c.prompts()}};
+  for (const auto& [kind, items] : lists) {
+    ASSERT_EQ(c.wire(kind).size(), items->size());
+    ASSERT_EQ(c.keys(kind).size(), items->size());
+    for (size_t i = 0; i < items->size(); ++i) {
+      EXPECT_EQ(Json::parse(c.wire(kind)[i]), (*items)[i]);
+      EXPECT_EQ(c.keys(kind)[i], (*items)[i].at(ListKeyField(kind)).get<std::string>());
+    }
+  }
+  std::string cursor;
+  std::vector<size_t> with_keys, without;
+  do {
+    auto a = PageOf(ListKind::kTools, c.tools(), cursor, 1, &c.keys(ListKind::kTools));
+    auto b2 = PageOf(ListKind::kTools, c.tools(), cursor, 1);
+    ASSERT_TRUE(a.ok() && b2.ok());
+    EXPECT_EQ(a->next_cursor, b2->next_cursor);
+    with_keys.insert(with_keys.end(), a->indices.begin(), a->indices.end());
+    without.insert(without.end(), b2->indices.begin(), b2->indices.end());
+    cursor = a->next_cursor;
+  } while (!cursor.empty());
+  EXPECT_THAT(with_keys, ElementsAre(0, 1, 2));
+  EXPECT_EQ(with_keys, without);
+}
+
 TEST(Pagination, DuplicateKeysAcrossPageBoundariesAreNeverLost) {
   std::vector<Json> list;
   for (int i = 0; i < 5; ++i) list.push_back(Json{{"uri", "a"}});

@@ -287,6 +287,44 @@ TEST_F(GatewayE2E, BadInputGetsItsDocumentedErrorAndTheGatewayKeepsServing) {
   gw->Stop(std::chrono::seconds(2));
 }
 
+// Pages written from the catalogue's wire form: small pages through the gateway list every tool once,
+// in order, each exactly as one whole-list page gives it.
+TEST_F(GatewayE2E, SmallPagesListEveryToolOnceExactlyAsOnePageDoes) {
+  uint16_t whole_port = 0, paged_port = 0;
+  auto whole = StartGateway(Config(Backend("conf", backend_port_), kPrefix), whole_port);
+  GatewayOptions small;
+  small.threads = 2;
+  small.page_size = 2;
+  auto paged = StartGateway(Config(Backend("conf", backend_port_), kPrefix), paged_port, small);
+  ASSERT_NE(whole, nullptr);
+  ASSERT_NE(paged, nullptr);
+  RawMcp one(io_, client_, whole_port);
+  RawMcp many(io_, client_, paged_port);
+  one.Initialize();
+  many.Initialize();
+  const Json all = one.Request("tools/list", Json::object());
+  ASSERT_TRUE(all["result"]["tools"].is_array()) << all.dump();
+  ASSERT_GT(all["result"]["tools"].size(), 4u);
+  EXPECT_FALSE(all["result"].contains("nextCursor"));
+  Json walked = Json::array();
+  Json params = Json::object();
+  for (int pages = 0; pages < 100; ++pages) {
+    const Json page = many.Request("tools/list", params);
+    ASSERT_TRUE(page.contains("result")) << page.dump();
+    EXPECT_EQ(page["id"], pages + 2);  // (initialize was 1)
+    EXPECT_LE(page["result"]["tools"].size(), 2u);
+    for (const Json& tool : page["result"]["tools"]) walked.push_back(tool);
+    if (!page["result"].contains("nextCursor")) break;
+    params["cursor"] = page["result"]["nextCursor"];
+  }
+  EXPECT_EQ(walked, all["result"]["tools"]);
+  params["cursor"] = "not a cursor";
+  const Json bad = many.Request("tools/list", params);
+  EXPECT_EQ(bad["error"]["code"], -32602) << bad.dump();
+  whole->Stop(std::chrono::seconds(2));
+  paged->Stop(std::chrono::seconds(2));
+}
+
 TEST_F(GatewayE2E, DownBackendGivesAnIsErrorResultNamingIt) {
   uint16_t port = 0;
   auto gw = StartGateway(Config(Backend("conf", backend_port_), kPrefix), port);
