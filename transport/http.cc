@@ -1,16 +1,14 @@
 #include "transport/http.h"
 
 #include <algorithm>
-#include <cctype>
+
+#include "absl/strings/match.h"
 
 namespace vmcp::transport {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  }
-  return true;
+  // (ASCII only, as header names are; no locale lookup per character)
+  return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()), absl::string_view(b.data(), b.size()));
 }
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
@@ -22,10 +20,13 @@ std::optional<std::string_view> Headers::Get(std::string_view name) const {
 
 void Headers::Set(std::string name, std::string value) {
   Remove(name);
-  fields_.push_back({std::move(name), std::move(value)});
+  Add(std::move(name), std::move(value));
 }
 
-void Headers::Add(std::string name, std::string value) { fields_.push_back({std::move(name), std::move(value)}); }
+void Headers::Add(std::string name, std::string value) {
+  if (fields_.empty()) fields_.reserve(8);  // one allocation for a typical message's headers, not four
+  fields_.push_back({std::move(name), std::move(value)});
+}
 
 void Headers::Remove(std::string_view name) {
   fields_.erase(std::remove_if(fields_.begin(), fields_.end(), [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),

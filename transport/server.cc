@@ -182,7 +182,7 @@ struct internal::OwnedIo {
   // exist then. So all are shut down first, then destroyed (shutting down twice is harmless).
   class Context : public asio::io_context {
    public:
-    Context() : asio::io_context(1) {}
+    Context() : asio::io_context(1) { asio::make_service<internal::SingleThreaded>(*this); }
     void ShutDown() { shutdown(); }
   };
 
