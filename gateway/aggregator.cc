@@ -375,6 +375,7 @@ class CatalogueBuilder {
            out_.template_routes_);
     ResolvePrompts();
     CompileTemplates();
+    out_.PrepareWire();
     return std::move(out_);
   }
 

@@ -191,16 +191,15 @@ class Catalogue {
   const PromptRoute* ResolvePrompt(std::string_view name) const;
   std::optional<ResourceRoute> ResolveResource(std::string_view uri) const;
 
-  // The lists' items as JSON text, index for index (a page is then written by copying text: no item is
-  // copied or serialized per request). Empty until PrepareWire(), which the owner calls once, before
-  // the catalogue is shared.
+  // The lists' items as JSON text, index for index, made once when the catalogue is built (a page is
+  // then written by copying text: no item is copied or serialized per request).
   const std::vector<std::string>& wire(ListKind kind) const;
-  // Each item's key (name, uri, uriTemplate), index for index; also made by PrepareWire().
+  // Each item's key (name, uri, uriTemplate), index for index.
   const std::vector<std::string>& keys(ListKind kind) const;
-  void PrepareWire();
 
  private:
   friend class CatalogueBuilder;
+  void PrepareWire();
 
   std::vector<nlohmann::json> tools_, resources_, resource_templates_, prompts_;
   std::vector<std::string> wire_[4];  // by ListKind

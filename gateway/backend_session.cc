@@ -804,7 +804,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     }
     // Progress belongs to the call that asked for it; the rest to the session.
     std::shared_ptr<BackendEvents> call_events;
-    if (m["method"] == "notifications/progress") {
+    if (m.value("method", std::string()) == "notifications/progress") {  // (an object: Classify said so)
       const Json token = m.contains("params") && m["params"].is_object() ? m["params"].value("progressToken", Json()) : Json();
       std::lock_guard lock(pending_mu_);
       for (auto& [id, p] : pending_) {

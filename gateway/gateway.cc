@@ -95,13 +95,16 @@ std::string RandomSessionId() {
   return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
-Response JsonResponse(int status, const Json& body) {
+// A JSON body already written as text.
+Response JsonTextResponse(int status, std::string body) {
   Response r;
   r.status = status;
   r.headers.Set("Content-Type", "application/json");
-  r.body = gateway::Dump(body);
+  r.body = std::move(body);
   return r;
 }
+
+Response JsonResponse(int status, const Json& body) { return JsonTextResponse(status, gateway::Dump(body)); }
 
 // One config generation: the config and the resolved targets of its backends.
 struct Snapshot {
@@ -692,7 +695,6 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       const config::AggregationConfig agg = snap->cfg.aggregation ? *snap->cfg.aggregation : config::AggregationConfig{};
       catalogue = gateway::Aggregate(agg, std::move(listed));
       if (catalogue.ok()) {
-        catalogue->PrepareWire();
         shared = std::make_shared<const gateway::Catalogue>(std::move(*catalogue));
         if (catalogue_cache) shared = catalogue_cache->Insert(key, shared);
       }
@@ -1887,11 +1889,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto [ec, first] = co_await wake->async_receive(kTuple);
     if (timer) timer->cancel();
     if (!scope->raw.empty() && !first.is_null()) {  // (set before the answer was sent: the channel orders the two)
-      Response r;
-      r.status = 200;
-      r.headers.Set("Content-Type", "application/json");
-      r.body = std::move(scope->raw);
-      co_await ex.Respond(std::move(r));
+      co_await ex.Respond(JsonTextResponse(200, std::move(scope->raw)));
       co_return;
     }
     if (call && first == OpenStreamMarker()) {
@@ -1913,14 +1911,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> call,
                                std::shared_ptr<RequestScope> scope) {
     const std::shared_ptr<Channel> wake = scope->wake;
-    const Json id = message["id"];
-    Json response;
-    try {
-      response = co_await Dispatch(session, std::move(message), call, scope);
-    } catch (const std::exception& e) {
-      // A defect: the client still gets an answer (its exchange waits on `wake`), naming what failed.
-      response = gateway::MakeError(id, gateway::kInternalError, absl::StrCat("Internal error: ", e.what()));
-    }
+    Json response = co_await Dispatch(session, std::move(message), call, scope);
     if (!call) {
       wake->try_send(boost::system::error_code{}, std::move(response));  // (null: cancelled; the exchange knows)
       co_return;
@@ -2009,16 +2000,11 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     Json response;
-    const Json id = message["id"];
-    try {
-      if (message["method"] == "initialize") {
-        response = co_await InitializeSession(session, std::move(message));
-      } else {
-        std::shared_ptr<CallStream> no_stream;
-        response = co_await Dispatch(session, std::move(message), no_stream, scope);
-      }
-    } catch (const std::exception& e) {  // a defect: the client still gets an answer naming it
-      response = gateway::MakeError(id, gateway::kInternalError, absl::StrCat("Internal error: ", e.what()));
+    if (message["method"] == "initialize") {
+      response = co_await InitializeSession(session, std::move(message));
+    } else {
+      std::shared_ptr<CallStream> no_stream;
+      response = co_await Dispatch(session, std::move(message), no_stream, scope);
     }
     if (!response.is_null()) session->SendToClient(response, nullptr);
   }
@@ -2027,7 +2013,13 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   asio::awaitable<Json> InitializeSession(std::shared_ptr<ClientSession> session, Json message) {
     const auto started = Clock::now();
-    Json response = co_await Initialize(std::move(session), std::move(message));
+    const Json id = message["id"];
+    Json response;
+    try {
+      response = co_await Initialize(std::move(session), std::move(message));
+    } catch (const std::exception& e) {  // a defect: the client still gets an answer, naming it
+      response = InternalError(id, e);
+    }
     RecordClient(gateway::MethodIndex("initialize"), started, response);
     co_return response;
   }
@@ -2111,10 +2103,18 @@ class Core final : public std::enable_shared_from_this<Core> {
     } catch (const Json::exception& e) {
       problem = e.what();
       response = gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
+    } catch (const std::exception& e) {
+      // A defect, not the client's doing: the client still gets an answer (its exchange waits for one),
+      // naming what failed, and the request is logged as the error it is.
+      response = InternalError(id, e);
     }
     const bool error = RecordClient(method, started, response);
     Finished(*session, *scope, id, method_name, started, response, error);
     co_return response;
+  }
+
+  static Json InternalError(const Json& id, const std::exception& e) {
+    return gateway::MakeError(id, gateway::kInternalError, absl::StrCat("Internal error: ", e.what()));
   }
 
   // Counts a client request from Dispatch to its answer; a stop waits for the count to reach zero.
@@ -2227,7 +2227,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       auto page = gateway::PageOf(kind, items, cursor.get<std::string>(), options_.page_size, &catalogue->keys(kind));
       if (!page.ok()) return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: invalid cursor");
       const std::vector<std::string>& wire = catalogue->wire(kind);
-      if (scope->raw_ok && wire.size() == items.size()) {
+      if (scope->raw_ok) {
         // The page as text: the items' wire form copied, nothing serialized but the envelope.
         std::string& out = scope->raw;
         size_t bytes = 64 + page->next_cursor.size();

@@ -703,16 +703,14 @@ TEST(Pagination, WalksAllPagesInKeyOrder) {
   }
 }
 
-// The wire form: each item's JSON text and key, index for index, so that a page written from it is the
+// The wire form, made with the catalogue: each item's JSON text and key, index for index, so that a page written from it is the
 // page Page() gives; PageOf with the catalogue's keys pages exactly as without them.
 TEST(Pagination, CatalogueWireFormMatchesItsItems) {
   BackendCapabilities b = Backend("b", {"zeta", "alpha", "mid"});
   b.tools[1]["description"] = "caf\xc3\xa9 \"quoted\"";
   b.resources = {Json{{"uri", "file:///y"}}, Json{{"uri", "file:///x"}, {"size", 3}}};
   b.prompts = {Json{{"name", "p"}}};
-  Catalogue c = MustAggregate(Config("prefix", "{workload}_"), {b});
-  EXPECT_TRUE(c.wire(ListKind::kTools).empty());  // until prepared
-  c.PrepareWire();
+  const Catalogue c = MustAggregate(Config("prefix", "{workload}_"), {b});
   const std::pair<ListKind, const std::vector<Json>*> lists[] = {{ListKind::kTools, &c.tools()},
                                                                  {ListKind::kResources, &c.resources()},
                                                                  {ListKind::kResourceTemplates, &c.resource_templates()},
