@@ -42,7 +42,7 @@ bool FeedMessages(transport::SseParser& parser, const std::string& chunk, std::v
   events.clear();
   if (!parser.Feed(chunk, events).ok()) return false;
   for (transport::SseEvent& ev : events) {
-    Json m = Json::parse(ev.data, nullptr, false);
+    Json m = Parse(ev.data);
     if (!m.is_discarded()) fn(m);
   }
   return true;
@@ -502,7 +502,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (!IsEventStream(stream->headers())) {
       std::string body = co_await ReadAll(*stream, deadline);
-      Json parsed = Json::parse(body, nullptr, false);
+      Json parsed = Parse(body);
       if (parsed.is_discarded()) co_return Failure("answered with a body that is not JSON");
       if (!is_request) co_return Json();
       co_return parsed;
@@ -536,7 +536,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       events.clear();
       if (absl::Status s = parser.Feed(*chunk, events); !s.ok()) co_return Failure(s);
       for (transport::SseEvent& ev : events) {
-        Json m = Json::parse(ev.data, nullptr, false);
+        Json m = Parse(ev.data);
         if (m.is_discarded()) continue;
         if (Classify(m) == MessageKind::kResponse && m["id"] == id) {
           co_await Drain(*stream);
@@ -819,7 +819,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
 
   asio::awaitable<void> ReadStream(std::shared_ptr<SseBackend> self, std::shared_ptr<transport::ResponseStream> stream) {
     for (transport::SseEvent& ev : early_) {
-      Json m = Json::parse(ev.data, nullptr, false);
+      Json m = Parse(ev.data);
       if (!m.is_discarded()) Handle(m, self);
     }
     early_.clear();

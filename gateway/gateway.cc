@@ -1777,7 +1777,7 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // Parses a POSTed JSON-RPC message. On failure answers 400 with the JSON-RPC error and returns null.
   asio::awaitable<std::optional<Json>> ParseMessage(Exchange& ex) {
-    Json message = Json::parse(ex.request().body, nullptr, false);
+    Json message = gateway::Parse(ex.request().body);
     if (message.is_discarded()) {
       Json e = gateway::MakeError(nullptr, gateway::kParseError, "Parse error: the body is not valid JSON");
       co_await Reply(ex, 400, std::move(e));
@@ -2204,7 +2204,8 @@ class Core final : public std::enable_shared_from_this<Core> {
                               std::shared_ptr<RequestScope> scope) {
     const std::string method = message["method"];
     const Json id = message["id"];
-    const Json params = message.contains("params") ? message["params"] : Json::object();
+    // (the message is this call's own: its params are taken, not copied, and become what is forwarded)
+    Json params = message.contains("params") ? std::move(message["params"]) : Json::object();
     if (!params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
     if (method == "ping") co_return gateway::MakeResult(id, Json::object());
     if (method == "tools/call") metrics_->tool_calls.fetch_add(1, std::memory_order_relaxed);
@@ -2277,24 +2278,25 @@ class Core final : public std::enable_shared_from_this<Core> {
       return params.contains(key) && params[key].is_string() ? params[key].get<std::string>() : std::string();
     };
     std::string backend;
-    Json forwarded = params;
+    std::string tool_name;  // as the client called it
     if (method == "tools/call") {
-      const gateway::ToolRoute* route = catalogue->ResolveTool(text("name"));
+      tool_name = text("name");
+      const gateway::ToolRoute* route = catalogue->ResolveTool(tool_name);
       if (route == nullptr || !route->advertised) {
-        co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown tool: ", text("name")));
+        co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown tool: ", tool_name));
       }
       if (params.contains("arguments") && !params["arguments"].is_object()) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: arguments must be an object");
       }
       backend = route->backend;
-      forwarded["name"] = route->original_name;
+      params["name"] = route->original_name;
     } else if (method == "prompts/get") {
       const gateway::PromptRoute* route = catalogue->ResolvePrompt(text("name"));
       if (route == nullptr) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown prompt: ", text("name")));
       }
       backend = route->backend;
-      forwarded["name"] = route->original_name;
+      params["name"] = route->original_name;
     } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
       auto route = catalogue->ResolveResource(text("uri"));
       if (!route) {
@@ -2314,7 +2316,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       if (type == "ref/prompt") {
         if (const gateway::PromptRoute* p = catalogue->ResolvePrompt(ref.value("name", std::string()))) {
           backend = p->backend;
-          forwarded["ref"]["name"] = p->original_name;
+          params["ref"]["name"] = p->original_name;
         }
       } else if (type == "ref/resource") {
         const std::string uri = ref.value("uri", std::string());
@@ -2339,7 +2341,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
     events->client_headers_ = scope->client_headers;
     std::string m = method;
-    auto answer = co_await target->Call(std::move(m), std::move(forwarded), events);
+    auto answer = co_await target->Call(std::move(m), std::move(params), events);
     if (session->EndCall(call_key)) co_return Json();  // cancelled: no answer
     if (exporter_ && client_span.sampled) {
       gateway::Span span;
@@ -2353,7 +2355,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       span.error = !answer.ok() || answer->contains("error");
       if (!answer.ok()) span.error_message = std::string(answer.status().message());
       span.attributes = {{"mcp.method.name", method}, {"vmcp.backend", backend}};
-      if (method == "tools/call") span.attributes.emplace_back("gen_ai.tool.name", text("name"));
+      if (method == "tools/call") span.attributes.emplace_back("gen_ai.tool.name", tool_name);
       exporter_->Export(std::move(span));
     }
     if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));

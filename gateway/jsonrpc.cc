@@ -1,6 +1,159 @@
 #include "gateway/jsonrpc.h"
 
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "simdjson.h"
+
 namespace vmcp::gateway {
+namespace {
+
+// A parser keeps buffers sized to the largest document it read; one a thread, and one that grew for a
+// large document is let go instead of being kept.
+constexpr size_t kKeptParserCapacity = 1 << 20;
+
+// The document simdjson read, as the values nlohmann_json's parser makes of the same text.
+Json Build(simdjson::dom::element e) {
+  switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT: {
+      const simdjson::dom::object object = e.get_object().value_unsafe();  // (a value, not a reference)
+      Json out(Json::value_t::object);
+      auto& members = out.get_ref<Json::object_t&>();
+      for (simdjson::dom::key_value_pair member : object) {
+        members.insert_or_assign(std::string(member.key), Build(member.value));  // a repeated key: the last
+      }
+      return out;
+    }
+    case simdjson::dom::element_type::ARRAY: {
+      const simdjson::dom::array items = e.get_array().value_unsafe();
+      Json out(Json::value_t::array);
+      auto& values = out.get_ref<Json::array_t&>();
+      values.reserve(items.size());
+      for (simdjson::dom::element item : items) values.push_back(Build(item));
+      return out;
+    }
+    case simdjson::dom::element_type::STRING:
+      return Json(std::string(e.get_string().value_unsafe()));
+    case simdjson::dom::element_type::INT64: {
+      const int64_t n = e.get_int64().value_unsafe();
+      // nlohmann_json keeps a number without a sign as unsigned.
+      return n >= 0 ? Json(static_cast<uint64_t>(n)) : Json(n);
+    }
+    case simdjson::dom::element_type::UINT64:
+      return Json(e.get_uint64().value_unsafe());
+    case simdjson::dom::element_type::DOUBLE:
+      return Json(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+      return Json(e.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE:
+      return Json();
+  }
+  return Json();
+}
+
+// Plain printable ASCII without quote or backslash: written as it is. Eight bytes a step: a word has a
+// byte that needs escaping when one is below 0x20, at or above 0x7f, '"' or '\\'. (HasZero is exact about
+// whether any byte is zero; bytes below n, for n <= 0x80, likewise.)
+constexpr uint64_t kOnes = 0x0101010101010101ULL;
+constexpr uint64_t kHighs = 0x8080808080808080ULL;
+constexpr uint64_t HasZero(uint64_t w) { return (w - kOnes) & ~w & kHighs; }
+constexpr uint64_t HasLess(uint64_t w, uint8_t n) { return (w - kOnes * n) & ~w & kHighs; }
+
+bool PlainByte(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+
+bool Plain(std::string_view text) {
+  const char* p = text.data();
+  size_t n = text.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if ((w & kHighs) | HasLess(w, 0x20) | HasZero(w ^ (kOnes * 0x7f)) | HasZero(w ^ (kOnes * '"')) |
+        HasZero(w ^ (kOnes * '\\'))) {
+      return false;
+    }
+  }
+  for (; n > 0; ++p, --n) {
+    if (!PlainByte(static_cast<unsigned char>(*p))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Json Parse(std::string_view text) {
+  thread_local simdjson::dom::parser parser;
+  auto doc = parser.parse(text.data(), text.size(), /*realloc_if_needed=*/true);
+  Json out = doc.error() ? Json::parse(text, nullptr, /*allow_exceptions=*/false) : Build(doc.value_unsafe());
+  if (parser.capacity() > kKeptParserCapacity) parser = simdjson::dom::parser();
+  return out;
+}
+
+void AppendQuoted(std::string& out, std::string_view value) {
+  if (Plain(value)) {
+    const size_t at = out.size();
+    out.resize(at + value.size() + 2);
+    char* p = out.data() + at;
+    p[0] = '"';
+    std::memcpy(p + 1, value.data(), value.size());
+    p[value.size() + 1] = '"';
+    return;
+  }
+  out += Json(std::string(value)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+// Containers, strings and integers written here, straight into `out`; what is rare on the wire (floating
+// point, binary) is written by nlohmann_json, so the text is the same as its dump().
+void AppendDump(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, member] : value.get_ref<const Json::object_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        AppendQuoted(out, key);
+        out += ':';
+        AppendDump(out, member);
+      }
+      out += '}';
+      return;
+    }
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const Json& item : value.get_ref<const Json::array_t&>()) {
+        if (!first) out += ',';
+        first = false;
+        AppendDump(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::string:
+      AppendQuoted(out, value.get_ref<const std::string&>());
+      return;
+    case Json::value_t::boolean:
+      out += value.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::null:
+      out += "null";
+      return;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: {
+      char digits[24];
+      char* end = value.is_number_unsigned()
+                            ? std::to_chars(digits, digits + sizeof digits, value.get<uint64_t>()).ptr
+                            : std::to_chars(digits, digits + sizeof digits, value.get<int64_t>()).ptr;
+      out.append(digits, static_cast<size_t>(end - digits));
+      return;
+    }
+    default:  // floating point, binary, discarded
+      out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+      return;
+  }
+}
 
 bool IsSupportedProtocolVersion(std::string_view version) {
   for (const char* v : kProtocolVersions) {
@@ -15,20 +168,28 @@ std::string NegotiateProtocolVersion(std::string_view requested) {
 
 MessageKind Classify(const Json& m) {
   if (!m.is_object()) return MessageKind::kInvalid;
+  const auto end = m.end();
   auto version = m.find("jsonrpc");
-  if (version == m.end() || *version != "2.0") return MessageKind::kInvalid;
-  const bool has_id = m.contains("id") && (m["id"].is_string() || m["id"].is_number_integer());
-  if (m.contains("method")) {
-    if (!m["method"].is_string()) return MessageKind::kInvalid;
-    if (m.contains("params") && !m["params"].is_object() && !m["params"].is_array()) return MessageKind::kInvalid;
-    if (!m.contains("id")) return MessageKind::kNotification;
+  if (version == end || *version != "2.0") return MessageKind::kInvalid;
+  const auto id = m.find("id");
+  const bool has_id = id != end && (id->is_string() || id->is_number_integer());
+  if (const auto method = m.find("method"); method != end) {
+    if (!method->is_string()) return MessageKind::kInvalid;
+    const auto params = m.find("params");
+    if (params != end && !params->is_object() && !params->is_array()) return MessageKind::kInvalid;
+    if (id == end) return MessageKind::kNotification;
     return has_id ? MessageKind::kRequest : MessageKind::kInvalid;
   }
   if (has_id && (m.contains("result") || m.contains("error"))) return MessageKind::kResponse;
   return MessageKind::kInvalid;
 }
 
-std::string Dump(const Json& message) { return message.dump(-1, ' ', false, Json::error_handler_t::replace); }
+std::string Dump(const Json& message) {
+  std::string out;
+  out.reserve(256);
+  AppendDump(out, message);
+  return out;
+}
 
 Json MakeResult(const Json& id, Json result) { return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}; }
 

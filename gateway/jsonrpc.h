@@ -1,7 +1,8 @@
 // File: gateway/jsonrpc.h
 //
-// JSON-RPC 2.0 as MCP uses it: classifying a message (request, notification, response), building
-// results and errors with the standard codes, and the MCP protocol versions the gateway speaks.
+// JSON-RPC 2.0 as MCP uses it: JSON text in and out (Parse, Dump), classifying a message (request,
+// notification, response), building results and errors with the standard codes, and the MCP protocol
+// versions the gateway speaks.
 #pragma once
 
 #include <string>
@@ -31,9 +32,20 @@ std::string NegotiateProtocolVersion(std::string_view requested);
 enum class MessageKind { kRequest, kNotification, kResponse, kInvalid };
 MessageKind Classify(const Json& message);
 
-// A message as wire text. A string holding bytes that are not UTF-8 (a backend's text passed through, or
-// cut short) is written with U+FFFD in their place: never an exception on the way out.
+// JSON text into a document; a discarded value (`is_discarded()`) when the text is not JSON. The same
+// document nlohmann_json's parser makes (numbers keep its types, a repeated key keeps its last value;
+// only "-0" becomes an unsigned 0, the same value, written the same), made faster: simdjson reads the
+// text and the values are built from what it found. Text simdjson does not take (an integer beyond 64
+// bits, nesting deeper than 1024, invalid text) goes to nlohmann_json, which decides.
+Json Parse(std::string_view text);
+
+// A message as wire text, compact, keys in the document's (sorted) order: the text nlohmann_json's
+// dump() writes. A string holding bytes that are not UTF-8 (a backend's text passed through, or cut
+// short) is written with U+FFFD in their place: never an exception on the way out.
 std::string Dump(const Json& message);
+void AppendDump(std::string& out, const Json& value);
+// `value` as a JSON string (quoted and escaped, bad UTF-8 replaced as Dump does).
+void AppendQuoted(std::string& out, std::string_view value);
 
 Json MakeResult(const Json& id, Json result);
 Json MakeError(const Json& id, int code, std::string message, Json data = nullptr);

@@ -2,7 +2,6 @@
 
 #include <pthread.h>
 
-#include <algorithm>
 #include <charconv>
 #include <climits>
 #include <cmath>
@@ -13,6 +12,7 @@
 
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "gateway/jsonrpc.h"
 
 namespace vmcp::gateway {
 namespace {
@@ -33,23 +33,6 @@ const char* LevelName(LogLevel level) {
 
 // Keys a line sets itself; an event's field of that name is left out.
 bool Reserved(std::string_view key) { return key == "time" || key == "level" || key == "msg"; }
-
-// Appends `value` as a JSON string. Plain printable ASCII (ids, names, methods: nearly every value) is
-// copied as it is; anything else is escaped by the JSON library, text that is not UTF-8 replaced (never
-// thrown on).
-void AppendString(std::string& out, std::string_view value) {
-  const bool plain = std::all_of(value.begin(), value.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  });
-  if (plain) {
-    out += '"';
-    out += value;
-    out += '"';
-    return;
-  }
-  out += nlohmann::json(std::string(value)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
 
 }  // namespace
 
@@ -151,19 +134,19 @@ Logger::Line::Line(Logger* log, LogLevel level, const char* msg) : log_(log), le
   text_ += "\",\"level\":\"";
   text_ += LevelName(level);
   text_ += "\",\"msg\":";
-  AppendString(text_, msg);
+  AppendQuoted(text_, msg);
 }
 
 void Logger::Line::Key(std::string_view key) {
   text_ += ',';
-  AppendString(text_, key);
+  AppendQuoted(text_, key);
   text_ += ':';
 }
 
 Logger::Line& Logger::Line::Str(std::string_view key, std::string_view value) {
   if (log_ == nullptr) return *this;
   Key(key);
-  AppendString(text_, value);
+  AppendQuoted(text_, value);
   return *this;
 }
 
@@ -183,11 +166,7 @@ Logger::Line& Logger::Line::Num(std::string_view key, double value) {
 Logger::Line& Logger::Line::Json(std::string_view key, const nlohmann::json& value) {
   if (log_ == nullptr) return *this;
   Key(key);
-  if (value.is_string()) {
-    AppendString(text_, value.get_ref<const std::string&>());
-  } else {
-    text_ += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
+  AppendDump(text_, value);
   return *this;
 }
 

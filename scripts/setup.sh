@@ -8,6 +8,7 @@ APT_PACKAGES=(
   g++ libc6-dev                             # the C++20 toolchain (GCC 12)
   libboost1.81-dev                          # Asio / Beast 1.81
   libssl-dev nlohmann-json3-dev libabsl-dev libyaml-cpp-dev
+  libsimdjson-dev                           # the request path's JSON parser
   libtcmalloc-minimal4                      # the vmcp binary's allocator (gperftools)
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-minimal                           # the test summary

@@ -1,0 +1,142 @@
+// JSON text in and out (gateway/jsonrpc.h): Parse makes the document nlohmann_json's parser makes, type
+// for type, and says "not JSON" where it does; Dump writes the text nlohmann_json's dump() writes, byte
+// for byte (bad UTF-8 replaced). Classify sorts messages.
+#include <string>
+#include <vector>
+
+#include "gateway/jsonrpc.h"
+#include "gtest/gtest.h"
+
+namespace vmcp::gateway {
+namespace {
+
+// Equal values of the same types all the way down (nlohmann's == calls 1 and 1u equal).
+void ExpectSame(const Json& want, const Json& got, const std::string& where) {
+  ASSERT_EQ(want.type_name(), std::string(got.type_name())) << where;
+  ASSERT_EQ(want.type(), got.type()) << where;
+  if (want.is_object()) {
+    ASSERT_EQ(want.size(), got.size()) << where;
+    for (auto it = want.begin(); it != want.end(); ++it) {
+      ASSERT_TRUE(got.contains(it.key())) << where << "." << it.key();
+      ExpectSame(it.value(), got[it.key()], where + "." + it.key());
+    }
+  } else if (want.is_array()) {
+    ASSERT_EQ(want.size(), got.size()) << where;
+    for (size_t i = 0; i < want.size(); ++i) ExpectSame(want[i], got[i], where + "[" + std::to_string(i) + "]");
+  } else if (!want.is_discarded()) {
+    ASSERT_EQ(want, got) << where;
+  }
+}
+
+const std::vector<std::string>& Documents() {
+  static const std::vector<std::string> docs = {
+      R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"text":"hi"}}})",
+      R"({"jsonrpc":"2.0","id":"a-1","result":{"content":[{"type":"text","text":"x"}],"isError":false}})",
+      R"(  { "b" : [ 1 , -2 , 3.5 , 0 , -0.0 , 1e2 , 1E-2 , 0.1 , true , false , null ] , "a" : { } , "c" : [ ] }  )",
+      R"({"a":1,"a":2,"b":{"x":"first","x":"last"}})",  // a repeated key keeps its last value
+      R"([9223372036854775807,9223372036854775808,18446744073709551615,-9223372036854775808])",
+      R"([18446744073709551616,-9223372036854775809,123456789012345678901234567890])",  // beyond 64 bits
+      R"(["\u00e9\u4e2d\ud83d\ude00","\"\\\/\b\f\n\r\t","a\u0000b","caf\u00c3\u00a9"])",
+      "[\"\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\"]",
+      R"("just a string")",
+      "42",
+      "null",
+      "[[[[[[[[[[[]]]]]]]]]]]",
+  };
+  return docs;
+}
+
+TEST(JsonParse, MakesTheDocumentNlohmannMakesTypeForType) {
+  for (const std::string& text : Documents()) {
+    SCOPED_TRACE(text);
+    const Json want = Json::parse(text, nullptr, false);
+    ASSERT_FALSE(want.is_discarded());
+    ExpectSame(want, Parse(text), "$");
+  }
+}
+
+TEST(JsonParse, TextThatIsNotJsonIsDiscardedAsNlohmannDiscardsIt) {
+  const std::vector<std::string> bad = {
+      "",        " ",          "{",       "[1,]",      R"({"a":1,})", R"({"a" 1})", "[1] x", "01", "-", "1e400",
+      "\"\\ud800\"", "\"\\udc00x\"", "\"a\x01\"", "\"\xff\"", "\"\xc3\"", "[\"\xed\xa0\x80\"]", "nul", "{\"a\":tru}",
+      "'single'",
+  };
+  for (const std::string& text : bad) {
+    SCOPED_TRACE(text);
+    EXPECT_TRUE(Json::parse(text, nullptr, false).is_discarded());
+    EXPECT_TRUE(Parse(text).is_discarded());
+  }
+}
+
+// The one difference: nlohmann keeps "-0" as a signed integer, Parse as an unsigned one. The same value,
+// written the same.
+TEST(JsonParse, MinusZeroIsZero) {
+  EXPECT_EQ(Json::parse("-0"), Parse("-0"));
+  EXPECT_EQ(Json::parse("[-0]").dump(), Dump(Parse("[-0]")));
+}
+
+TEST(JsonParse, NestingDeeperThanSimdjsonTakesIsStillParsed) {
+  const std::string deep = std::string(3000, '[') + std::string(3000, ']');
+  ExpectSame(Json::parse(deep), Parse(deep), "$");
+}
+
+TEST(JsonParse, ALargeDocumentThenSmallOnesOnTheSameThread) {
+  Json big = Json::array();
+  for (int i = 0; i < 60000; ++i) big.push_back(Json{{"name", "tool_" + std::to_string(i)}, {"n", i}});
+  const std::string text = big.dump();
+  ASSERT_GT(text.size(), size_t{1} << 20);
+  ExpectSame(Json::parse(text), Parse(text), "$");
+  for (const std::string& small : Documents()) ExpectSame(Json::parse(small), Parse(small), "$");
+}
+
+TEST(JsonDump, WritesTheTextNlohmannWrites) {
+  for (const std::string& text : Documents()) {
+    SCOPED_TRACE(text);
+    const Json doc = Json::parse(text);
+    EXPECT_EQ(doc.dump(), Dump(doc));
+  }
+  const Json built = {{"z", 1.5}, {"y", -3}, {"x", 3u}, {"w", {1e300, 0.1, -0.0, 2.0}}, {"v", Json::binary({1, 2})}};
+  EXPECT_EQ(built.dump(), Dump(built));
+}
+
+// Every byte at every position of a string of 17 (two 8-byte steps and a tail): written as nlohmann
+// writes it, bad UTF-8 replaced with U+FFFD.
+TEST(JsonDump, EveryByteAtEveryPositionIsEscapedAsNlohmannEscapesIt) {
+  for (int byte = 0; byte < 256; ++byte) {
+    for (size_t at = 0; at < 17; ++at) {
+      std::string s(17, 'a');
+      s[at] = static_cast<char>(byte);
+      const Json value = s;
+      const std::string want = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+      ASSERT_EQ(want, Dump(value)) << "byte " << byte << " at " << at;
+      ASSERT_EQ(want, Dump(Json::object({{s, 1}})).substr(1, want.size())) << "key, byte " << byte << " at " << at;
+    }
+  }
+  const Json mixed = {"caf\xc3\xa9", "cut \xe4\xb8", "\xed\xa0\x80", std::string("nul\0in", 6)};
+  EXPECT_EQ(mixed.dump(-1, ' ', false, Json::error_handler_t::replace), Dump(mixed));
+}
+
+TEST(JsonDump, AppendQuotedAddsToWhatIsThere) {
+  std::string out = "x=";
+  AppendQuoted(out, "plain text");
+  AppendQuoted(out, "tab\there");
+  EXPECT_EQ(R"(x="plain text""tab\there")", out);
+}
+
+TEST(Classify, SortsMessages) {
+  EXPECT_EQ(MessageKind::kRequest, Classify(Parse(R"({"jsonrpc":"2.0","id":1,"method":"ping"})")));
+  EXPECT_EQ(MessageKind::kRequest, Classify(Parse(R"({"jsonrpc":"2.0","id":"x","method":"m","params":[]})")));
+  EXPECT_EQ(MessageKind::kNotification, Classify(Parse(R"({"jsonrpc":"2.0","method":"notifications/initialized"})")));
+  EXPECT_EQ(MessageKind::kResponse, Classify(Parse(R"({"jsonrpc":"2.0","id":1,"result":{}})")));
+  EXPECT_EQ(MessageKind::kResponse, Classify(Parse(R"({"jsonrpc":"2.0","id":"1","error":{"code":1}})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"1.0","id":1,"method":"ping"})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","id":1.5,"method":"ping"})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","id":null,"method":"ping"})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","id":1,"method":5})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","method":"m","params":"s"})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","id":1})")));
+  EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"([1])")));
+}
+
+}  // namespace
+}  // namespace vmcp::gateway
