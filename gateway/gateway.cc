@@ -2070,7 +2070,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       }
     } else if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId")) {
       // To the backend that holds the request, under the id that backend knows it by.
-      if (auto call = session->CancelCall(params["requestId"].dump())) {
+      if (auto call = session->CancelCall(gateway::Dump(params["requestId"]))) {
         Release(call->in_flight);  // a graceful stop does not wait for it
         if (call->backend_id >= 0) {
           if (auto b = session->Backend(call->backend)) {
@@ -2162,7 +2162,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (log_->enabled(gateway::LogLevel::kInfo)) {
       auto line = log_->Start(gateway::LogLevel::kInfo, "mcp request");
-      line.Str("request_id", id.dump())
+      line.Str("request_id", gateway::Dump(id))
           .Str("session", gateway::SessionTag(session.id()))
           .Str("method", method)
           .Num("duration_ms", std::round(ms * 1000) / 1000)
@@ -2334,7 +2334,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!target) co_return Unavailable(method, id, backend, "not connected");
     // The client's notifications/cancelled wakes the HTTP exchange waiting for this answer at once (see
     // HandlePost); the backend, told too, may still answer: that answer is dropped.
-    const std::string call_key = id.dump();
+    const std::string call_key = gateway::Dump(id);
     session->BeginCall(call_key, scope->wake, stream, scope->in_flight);
     gateway::TraceContext client_span = scope->trace.Child();
     const auto call_started = std::chrono::system_clock::now();
