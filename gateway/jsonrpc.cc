@@ -80,6 +80,16 @@ bool Plain(std::string_view text) {
   return true;
 }
 
+// {"jsonrpc":"2.0","id":id}. Messages are built member by member: nlohmann's initializer-list form
+// builds each pair as an array first.
+Json Envelope(const Json& id) {
+  Json m(Json::value_t::object);
+  auto& members = m.get_ref<Json::object_t&>();
+  members.emplace("jsonrpc", "2.0");
+  members.emplace("id", id);
+  return m;
+}
+
 }  // namespace
 
 Json Parse(std::string_view text) {
@@ -191,23 +201,37 @@ std::string Dump(const Json& message) {
   return out;
 }
 
-Json MakeResult(const Json& id, Json result) { return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(result)}}; }
+Json MakeResult(const Json& id, Json result) {
+  Json m = Envelope(id);
+  m.get_ref<Json::object_t&>().emplace("result", std::move(result));
+  return m;
+}
 
 Json MakeError(const Json& id, int code, std::string message, Json data) {
-  Json error{{"code", code}, {"message", std::move(message)}};
-  if (!data.is_null()) error["data"] = std::move(data);
-  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(error)}};
+  Json error(Json::value_t::object);
+  auto& members = error.get_ref<Json::object_t&>();
+  members.emplace("code", code);
+  members.emplace("message", std::move(message));
+  if (!data.is_null()) members.emplace("data", std::move(data));
+  Json m = Envelope(id);
+  m.get_ref<Json::object_t&>().emplace("error", std::move(error));
+  return m;
 }
 
 Json MakeRequest(const Json& id, std::string method, Json params) {
-  Json m{{"jsonrpc", "2.0"}, {"id", id}, {"method", std::move(method)}};
-  if (!params.is_null()) m["params"] = std::move(params);
+  Json m = Envelope(id);
+  auto& members = m.get_ref<Json::object_t&>();
+  members.emplace("method", std::move(method));
+  if (!params.is_null()) members.emplace("params", std::move(params));
   return m;
 }
 
 Json MakeNotification(std::string method, Json params) {
-  Json m{{"jsonrpc", "2.0"}, {"method", std::move(method)}};
-  if (!params.is_null()) m["params"] = std::move(params);
+  Json m(Json::value_t::object);
+  auto& members = m.get_ref<Json::object_t&>();
+  members.emplace("jsonrpc", "2.0");
+  members.emplace("method", std::move(method));
+  if (!params.is_null()) members.emplace("params", std::move(params));
   return m;
 }
 
