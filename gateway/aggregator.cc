@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "gateway/jsonrpc.h"
 
 namespace vmcp::gateway {
 namespace {
@@ -892,7 +893,7 @@ absl::StatusOr<CursorPosition> DecodeCursor(ListKind kind, std::string_view curs
 std::string EncodeCursor(ListKind kind, std::string_view last_key, int64_t delivered) {
   Json payload{{"k", ListKindName(kind)}, {"l", std::string(last_key)}};
   if (delivered > 0) payload["d"] = delivered;
-  return absl::WebSafeBase64Escape(payload.dump(-1, ' ', false, Json::error_handler_t::replace));
+  return absl::WebSafeBase64Escape(Dump(payload));
 }
 
 }  // namespace
@@ -978,7 +979,7 @@ void Catalogue::PrepareWire() {
     wire_[k].reserve(lists[k]->size());
     keys_[k].reserve(lists[k]->size());
     for (const Json& item : *lists[k]) {
-      wire_[k].push_back(item.dump(-1, ' ', false, Json::error_handler_t::replace));
+      wire_[k].push_back(Dump(item));
       keys_[k].emplace_back(ItemKey(item, field));
     }
   }

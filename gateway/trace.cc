@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "gateway/jsonrpc.h"
 #include "transport/client.h"
 
 namespace vmcp::gateway {
@@ -219,7 +220,7 @@ void SpanExporter::Start(asio::any_io_executor executor, std::shared_ptr<transpo
               req.method = "POST";
               req.headers.Set("Content-Type", "application/json");
               for (const auto& [k, v] : self->options_.headers) req.headers.Set(k, v);
-              req.body = self->Body(batch).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+              req.body = Dump(self->Body(batch));
               transport::Endpoint endpoint;
               auto r = co_await loop->client->Send(*url, std::move(req), endpoint, self->options_.timeout);
               ok = r.ok() && r->status >= 200 && r->status < 300;
