@@ -72,6 +72,12 @@ class BackendBase : public BackendSession {
   }
   asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
+    auto answer = co_await Forward(std::move(method), std::move(params), std::move(call_events), /*text_ok=*/false);
+    if (!answer.ok()) co_return answer.status();
+    co_return std::move(answer->message);
+  }
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(std::string method, Json params,
+                                                         std::shared_ptr<BackendEvents> call_events, bool text_ok) override {
     const size_t index = MethodIndex(method);
     const auto started = Clock::now();
     if (target_.health && target_.health->Admit(started) == BackendHealth::Admission::kReject) {
@@ -79,12 +85,12 @@ class BackendBase : public BackendSession {
       co_return target_.health->Rejected(started);
     }
     in_flight_.fetch_add(1);
-    auto response = co_await Send(std::move(method), std::move(params), std::move(call_events));
+    auto response = co_await Send(std::move(method), std::move(params), std::move(call_events), text_ok);
     in_flight_.fetch_sub(1);
     // The breaker learns from transport outcomes; an answer (even a JSON-RPC error) means the backend is up.
     if (target_.health) target_.health->RecordCall(response.status(), Clock::now());
     if (target_.metrics) {
-      const bool error = !response.ok() || (response->is_object() && response->contains("error"));
+      const bool error = !response.ok() || response->is_error();
       target_.metrics->method(index).Record(Clock::now() - started, error);
     }
     co_return response;
@@ -251,9 +257,9 @@ class BackendBase : public BackendSession {
   virtual asio::awaitable<void> Reply(std::shared_ptr<BackendSession> self, Json id, Json result, Json error) = 0;
   // initialize + notifications/initialized (+ the transport's streams).
   virtual asio::awaitable<absl::Status> Open(Json client_capabilities) = 0;
-  // One request; the whole response message.
-  virtual asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
-                                                     std::shared_ptr<BackendEvents> call_events) = 0;
+  // One request; the whole response message (a result as text, when `text_ok` and the transport can).
+  virtual asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
+                                                              std::shared_ptr<BackendEvents> call_events, bool text_ok) = 0;
 
   void CountClosed() {
     if (target_.metrics && counted_open_.exchange(false)) {
@@ -297,8 +303,8 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   // A request the backend rejects because it no longer knows the session (404, or 400 "Session not
   // found") never ran: the session is re-initialized (once for all the calls that saw it lost) and the
   // request sent again, once.
-  asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
-                                             std::shared_ptr<BackendEvents> call_events) override {
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
+                                                      std::shared_ptr<BackendEvents> call_events, bool text_ok) override {
     if (closed_) co_return Failure("session closed");
     // What a re-initialized session must be told again is kept (small); the request is built once.
     const bool remembered = method == "logging/setLevel" || method == "resources/subscribe" || method == "resources/unsubscribe";
@@ -310,9 +316,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       const int64_t id = NextId();
       request["id"] = id;
       if (call_events) call_events->OnCallSent(name(), id);
-      auto response = co_await Post(request, call_events, false);
+      auto response = co_await Post(request, call_events, text_ok ? PostKind::kTextOk : PostKind::kMessage);
       if (response.ok() || response.status().code() != absl::StatusCode::kNotFound || attempt > 0 || closed_) {
-        if (remembered && response.ok() && !response->contains("error")) Remember(kept_method, kept_params);
+        if (remembered && response.ok() && !response->is_error()) Remember(kept_method, kept_params);
         co_return response;
       }
       absl::Status reinit = co_await Reinitialize(generation);
@@ -325,7 +331,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
     Json notification = MakeNotification(std::move(method), std::move(params));
     std::shared_ptr<BackendEvents> none;
-    auto r = co_await Post(std::move(notification), none, false);
+    auto r = co_await Post(std::move(notification), none, PostKind::kMessage);
     co_return r.status();
   }
 
@@ -342,9 +348,9 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     // coroutine's by-value parameter twice.
     Json request = MakeRequest(NextId(), "initialize", InitializeParams(caps));
     std::shared_ptr<BackendEvents> none;
-    auto response = co_await Post(std::move(request), none, /*initialize=*/true);
+    auto response = co_await Post(std::move(request), none, PostKind::kInitialize);
     if (!response.ok()) co_return response.status();
-    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
+    if (absl::Status s = Adopt(response->message); !s.ok()) co_return s;
     std::string initialized = "notifications/initialized";
     Json no_params;
     if (absl::Status s = co_await Notify(std::move(initialized), std::move(no_params)); !s.ok()) co_return s;
@@ -399,11 +405,11 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     std::shared_ptr<BackendEvents> none;
     if (!level.empty()) {
       Json request = MakeRequest(NextId(), "logging/setLevel", Json{{"level", level}});
-      co_await Post(std::move(request), none, false);
+      co_await Post(std::move(request), none, PostKind::kMessage);
     }
     for (const std::string& uri : subscriptions) {
       Json request = MakeRequest(NextId(), "resources/subscribe", Json{{"uri", uri}});
-      co_await Post(std::move(request), none, false);
+      co_await Post(std::move(request), none, PostKind::kMessage);
     }
   }
 
@@ -445,13 +451,19 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       message["error"] = std::move(error);
     }
     std::shared_ptr<BackendEvents> none;
-    co_await Post(std::move(message), none, false);
+    co_await Post(std::move(message), none, PostKind::kMessage);
   }
 
-  // POSTs one message. For a request, returns the response message (read from a JSON body or from the
-  // SSE stream, relaying whatever else the stream carries); for a notification or response, null.
+  // What a POST is: a message whose answer is parsed, a request whose result may stay text, the
+  // session's initialize.
+  enum class PostKind { kMessage, kTextOk, kInitialize };
+
+  // POSTs one message. For a request, returns the response (read from a JSON body or from the SSE
+  // stream, relaying whatever else the stream carries); for a notification or response, nothing.
   // (`message` lives in the caller's frame for the whole call.)
-  asio::awaitable<absl::StatusOr<Json>> Post(const Json& message, std::shared_ptr<BackendEvents> call_events, bool initialize) {
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Post(const Json& message, std::shared_ptr<BackendEvents> call_events,
+                                                      PostKind kind) {
+    const bool initialize = kind == PostKind::kInitialize;
     const bool is_request = message.contains("method") && message.contains("id");
     const Json id = is_request ? message["id"] : Json();
     transport::Request req = BaseRequest("POST");
@@ -484,7 +496,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (status == 202 || (!is_request && status >= 200 && status < 300)) {
       co_await Drain(*stream);
-      co_return Json();
+      co_return BackendAnswer{};
     }
     if (status == 404 || (status == 400 && !initialize)) {
       std::string body = co_await ReadAll(*stream, deadline);
@@ -502,10 +514,13 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     if (!IsEventStream(stream->headers())) {
       std::string body = co_await ReadAll(*stream, deadline);
+      if (is_request && kind == PostKind::kTextOk) {
+        if (auto shape = ScanResult(body)) co_return BackendAnswer{Json(), std::move(body), *shape};
+      }
       Json parsed = Parse(body);
       if (parsed.is_discarded()) co_return Failure("answered with a body that is not JSON");
-      if (!is_request) co_return Json();
-      co_return parsed;
+      if (!is_request) co_return BackendAnswer{};
+      co_return BackendAnswer{std::move(parsed)};
     }
     // An SSE stream: notifications and requests, then our response. A stream that ends early (the
     // server may close it to have the client poll) is resumed with GET + Last-Event-ID after the
@@ -514,6 +529,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     std::vector<transport::SseEvent> events;
     auto self = shared_from_this();
     int resumes_failed = 0;
+    const std::string id_text = kind == PostKind::kTextOk ? Dump(id) : std::string();
     for (;;) {
       const auto left = deadline - Clock::now();
       if (left <= Duration::zero()) co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
@@ -536,11 +552,18 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       events.clear();
       if (absl::Status s = parser.Feed(*chunk, events); !s.ok()) co_return Failure(s);
       for (transport::SseEvent& ev : events) {
+        if (!id_text.empty()) {
+          const auto shape = ScanResult(ev.data);
+          if (shape && ev.data.compare(shape->id_at, shape->id_size, id_text) == 0) {
+            co_await Drain(*stream);
+            co_return BackendAnswer{Json(), std::move(ev.data), *shape};
+          }
+        }
         Json m = Parse(ev.data);
         if (m.is_discarded()) continue;
         if (Classify(m) == MessageKind::kResponse && m["id"] == id) {
           co_await Drain(*stream);
-          co_return m;
+          co_return BackendAnswer{std::move(m)};
         }
         Dispatch(m, call_events, self);
       }
@@ -701,16 +724,17 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     std::string method = "initialize";
     Json params = InitializeParams(client_capabilities);
     std::shared_ptr<BackendEvents> none;
-    auto response = co_await Send(std::move(method), std::move(params), none);
+    auto response = co_await Send(std::move(method), std::move(params), none, /*text_ok=*/false);
     if (!response.ok()) co_return response.status();
-    if (absl::Status s = Adopt(*response); !s.ok()) co_return s;
+    if (absl::Status s = Adopt(response->message); !s.ok()) co_return s;
     std::string initialized = "notifications/initialized";
     Json no_params;
     co_return co_await Notify(std::move(initialized), std::move(no_params));
   }
 
-  asio::awaitable<absl::StatusOr<Json>> Send(std::string method, Json params,
-                                             std::shared_ptr<BackendEvents> call_events) override {
+  // (answers come parsed: they are matched to their requests on the stream)
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
+                                                      std::shared_ptr<BackendEvents> call_events, bool) override {
     if (closed_) co_return Failure("session closed");
     const int64_t id = NextId();
     if (call_events) call_events->OnCallSent(name(), id);
@@ -733,7 +757,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     if (result.index() == 1) co_return absl::DeadlineExceededError(absl::StrCat("backend ", target_.name, ": timed out"));
     auto [ec, message] = std::get<0>(std::move(result));
     if (ec) co_return Failure("the SSE stream closed before the answer");
-    co_return message;
+    co_return BackendAnswer{std::move(message)};
   }
 
   asio::awaitable<absl::Status> Notify(std::string method, Json params) override {

@@ -107,6 +107,18 @@ struct BackendTarget {
   std::function<void(const BackendExchange&)> audit;
 };
 
+// A backend's answer to a request. A result the caller passes on without looking into it can stay the
+// text the backend wrote (checked by ScanResult, every value read): `text`, with its `shape`. Otherwise
+// the response message, parsed: `message`.
+struct BackendAnswer {
+  Json message;  // (null when the answer is `text`)
+  std::string text;
+  ResponseShape shape;
+  bool is_text() const { return !text.empty(); }
+  // A JSON-RPC error response (a text answer is always a result).
+  bool is_error() const { return !is_text() && message.is_object() && message.contains("error"); }
+};
+
 class BackendSession {
  public:
   virtual ~BackendSession() = default;
@@ -119,6 +131,10 @@ class BackendSession {
   // `id` is the backend-side id). Transport failures and timeouts are a Status naming the backend.
   virtual boost::asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
                                                             std::shared_ptr<BackendEvents> call_events) = 0;
+  // The same, with a result passed on as text when `text_ok` (see BackendAnswer).
+  virtual boost::asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(std::string method, Json params,
+                                                                        std::shared_ptr<BackendEvents> call_events,
+                                                                        bool text_ok) = 0;
 
   virtual boost::asio::awaitable<absl::Status> Notify(std::string method, Json params) = 0;
 

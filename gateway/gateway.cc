@@ -19,6 +19,7 @@
 #include <set>
 #include <unordered_map>
 #include <mutex>
+#include <utility>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -409,9 +410,10 @@ struct RequestScope {
   std::shared_ptr<std::atomic<bool>> in_flight;
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string backend;
-  // Set by an exchange that writes the answer itself (a plain JSON POST): a list page may then be
-  // answered as text made from the catalogue's wire form, in `raw`, with a stand-in of it returned
-  // (the same id, an empty result) for the request's log and metrics.
+  // Set by an exchange that writes the answer itself (a streamable HTTP POST): the answer may then be
+  // text, in `raw`, with a stand-in of it returned (the same id, a result saying only isError) for the
+  // request's log and metrics: a list page made from the catalogue's wire form, or a backend's result
+  // as the backend wrote it. (A call whose answer goes on an SSE stream instead parses it there.)
   bool raw_ok = false;
   std::string raw;
 };
@@ -1872,7 +1874,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     scope->wake = wake;
     std::shared_ptr<CallStream> call;
     if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
-    scope->raw_ok = !call;
+    scope->raw_ok = true;
     asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
@@ -1888,10 +1890,6 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     auto [ec, first] = co_await wake->async_receive(kTuple);
     if (timer) timer->cancel();
-    if (!scope->raw.empty() && !first.is_null()) {  // (set before the answer was sent: the channel orders the two)
-      co_await ex.Respond(JsonTextResponse(200, std::move(scope->raw)));
-      co_return;
-    }
     if (call && first == OpenStreamMarker()) {
       auto opened = co_await ex.StartSse();
       if (opened.ok()) session->AttachCall(call, *opened);
@@ -1901,6 +1899,10 @@ class Core final : public std::enable_shared_from_this<Core> {
       Response accepted;
       accepted.status = 202;
       co_await ex.Respond(std::move(accepted));
+      co_return;
+    }
+    if (!scope->raw.empty()) {  // (set before the answer was sent: the channel orders the two)
+      co_await ex.Respond(JsonTextResponse(200, std::move(scope->raw)));
       co_return;
     }
     co_await Reply(ex, 200, std::move(first));
@@ -1925,7 +1927,9 @@ class Core final : public std::enable_shared_from_this<Core> {
       wake->try_send(boost::system::error_code{}, std::move(response));
       co_return;
     }
-    // A stream the client dropped keeps the answer for its resumption.
+    // The call's stream opened: the answer goes on it (a text answer parsed for that). A stream the
+    // client dropped keeps the answer for its resumption.
+    if (!scope->raw.empty()) response = gateway::Parse(std::exchange(scope->raw, std::string()));
     const bool delivered = session->SendToClient(response, call);
     session->FinishCall(call, delivered);
   }
@@ -2341,7 +2345,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
     events->client_headers_ = scope->client_headers;
     std::string m = method;
-    auto answer = co_await target->Call(std::move(m), std::move(params), events);
+    auto answer = co_await target->Forward(std::move(m), std::move(params), events, scope->raw_ok);
     if (session->EndCall(call_key)) co_return Json();  // cancelled: no answer
     if (exporter_ && client_span.sampled) {
       gateway::Span span;
@@ -2352,14 +2356,22 @@ class Core final : public std::enable_shared_from_this<Core> {
       span.kind = 3;
       span.start = call_started;
       span.end = std::chrono::system_clock::now();
-      span.error = !answer.ok() || answer->contains("error");
+      span.error = !answer.ok() || answer->is_error();
       if (!answer.ok()) span.error_message = std::string(answer.status().message());
       span.attributes = {{"mcp.method.name", method}, {"vmcp.backend", backend}};
       if (method == "tools/call") span.attributes.emplace_back("gen_ai.tool.name", tool_name);
       exporter_->Export(std::move(span));
     }
     if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));
-    Json response = std::move(*answer);
+    if (answer->is_text()) {
+      // A result passed on as the backend wrote it, with the client's id; the stand-in returned says
+      // what the log and the metrics need (a tool's error).
+      scope->raw = gateway::WithId(std::move(answer->text), answer->shape, gateway::Dump(id));
+      Json result = Json::object();
+      if (answer->shape.tool_error) result["isError"] = true;
+      co_return gateway::MakeResult(id, std::move(result));
+    }
+    Json response = std::move(answer->message);
     response["id"] = id;  // back to the client's id
     co_return response;
   }

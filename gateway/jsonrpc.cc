@@ -5,6 +5,8 @@
 #include <cstring>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+
 #include "simdjson.h"
 
 namespace vmcp::gateway {
@@ -90,7 +92,143 @@ Json Envelope(const Json& id) {
   return m;
 }
 
+namespace ondemand = simdjson::ondemand;
+
+// How deep ScanResult follows a response; deeper ones are parsed.
+constexpr int kMaxScanDepth = 64;
+
+// Reads every value under `v`, as Parse would: false when one is not valid JSON (or simdjson cannot take
+// it, or it nests too deep).
+bool CheckValue(ondemand::value v, int depth) {
+  if (depth > kMaxScanDepth) return false;
+  ondemand::json_type type;
+  if (v.type().get(type)) return false;
+  switch (type) {
+    case ondemand::json_type::object: {
+      ondemand::object object;
+      if (v.get_object().get(object)) return false;
+      for (auto member : object) {
+        std::string_view key;
+        ondemand::value value;
+        if (member.unescaped_key().get(key) || member.value().get(value) || !CheckValue(value, depth + 1)) return false;
+      }
+      return true;
+    }
+    case ondemand::json_type::array: {
+      ondemand::array array;
+      if (v.get_array().get(array)) return false;
+      for (auto item : array) {
+        ondemand::value value;
+        if (item.get(value) || !CheckValue(value, depth + 1)) return false;
+      }
+      return true;
+    }
+    case ondemand::json_type::string: {
+      std::string_view s;
+      return !v.get_string().get(s);
+    }
+    case ondemand::json_type::number: {
+      ondemand::number n;
+      return !v.get_number().get(n);
+    }
+    case ondemand::json_type::boolean: {
+      bool b;
+      return !v.get_bool().get(b);
+    }
+    case ondemand::json_type::null: {
+      bool null = false;
+      return !v.is_null().get(null) && null;
+    }
+  }
+  return false;
+}
+
+// A response's `result`: checked, and whether it says `isError: true` (the last one, as Parse keeps).
+bool CheckResult(ondemand::value v, bool& tool_error) {
+  ondemand::json_type type;
+  if (v.type().get(type)) return false;
+  if (type != ondemand::json_type::object) return CheckValue(v, 1);
+  ondemand::object object;
+  if (v.get_object().get(object)) return false;
+  for (auto member : object) {
+    std::string_view key;
+    ondemand::value value;
+    if (member.unescaped_key().get(key) || member.value().get(value)) return false;
+    ondemand::json_type member_type;
+    if (value.type().get(member_type)) return false;
+    if (key == "isError" && member_type == ondemand::json_type::boolean) {
+      if (value.get_bool().get(tool_error)) return false;
+    } else if (!CheckValue(value, 2)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
+
+std::optional<ResponseShape> ScanResult(std::string_view text) {
+  // simdjson reads up to SIMDJSON_PADDING bytes past the text: it is copied (one copy a thread, kept
+  // unless it grew large) with zeros after it.
+  thread_local ondemand::parser parser;
+  thread_local std::string padded;
+  padded.assign(text);
+  padded.append(simdjson::SIMDJSON_PADDING, '\0');
+  struct Release {  // (after a large answer, neither buffer is kept)
+    ~Release() {
+      if (padded.capacity() > kKeptParserCapacity) std::string().swap(padded);
+      if (parser.capacity() > kKeptParserCapacity) parser = ondemand::parser();
+    }
+  } release;
+  const simdjson::padded_string_view view(padded.data(), text.size(), padded.size());
+  ondemand::document doc;
+  ondemand::object top;
+  if (parser.iterate(view).get(doc) || doc.get_object().get(top)) return std::nullopt;
+  ResponseShape shape;
+  bool version = false, id = false, result = false;
+  for (auto member : top) {
+    std::string_view key;
+    ondemand::value value;
+    if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
+    if (key == "jsonrpc") {
+      std::string_view v;
+      if (version || value.get_string().get(v) || v != "2.0") return std::nullopt;
+      version = true;
+    } else if (key == "id") {
+      ondemand::json_type type;
+      if (id || value.type().get(type)) return std::nullopt;
+      if (type != ondemand::json_type::number && type != ondemand::json_type::string) return std::nullopt;
+      std::string_view token = value.raw_json_token();  // (with the whitespace after it)
+      while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.back()))) token.remove_suffix(1);
+      if (type == ondemand::json_type::number) {
+        int64_t n;  // (an integer, as Classify wants)
+        if (value.get_int64().get(n)) return std::nullopt;
+      } else if (!CheckValue(value, 1)) {
+        return std::nullopt;
+      }
+      shape.id_at = static_cast<size_t>(token.data() - padded.data());
+      shape.id_size = token.size();
+      id = true;
+    } else if (key == "result") {
+      if (result || !CheckResult(value, shape.tool_error)) return std::nullopt;
+      result = true;
+    } else if (key == "error" || key == "method") {
+      return std::nullopt;
+    } else if (!CheckValue(value, 1)) {
+      return std::nullopt;
+    }
+  }
+  if (!version || !id || !result) return std::nullopt;
+  // Nothing but whitespace after the object.
+  const char* after = nullptr;
+  if (!doc.current_location().get(after)) return std::nullopt;
+  return shape;
+}
+
+std::string WithId(std::string text, const ResponseShape& shape, std::string_view id) {
+  text.replace(shape.id_at, shape.id_size, id);
+  return text;
+}
 
 Json Parse(std::string_view text) {
   thread_local simdjson::dom::parser parser;

@@ -5,6 +5,8 @@
 // versions the gateway speaks.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,20 @@ MessageKind Classify(const Json& message);
 // text and the values are built from what it found. Text simdjson does not take (an integer beyond 64
 // bits, nesting deeper than 1024, invalid text) goes to nlohmann_json, which decides.
 Json Parse(std::string_view text);
+
+// Where the parts of a response that the gateway needs are, in the response's text.
+struct ResponseShape {
+  size_t id_at = 0;  // the id's JSON text is text.substr(id_at, id_size)
+  size_t id_size = 0;
+  bool tool_error = false;  // `result` is an object whose `isError` is true
+};
+// Reads `text` as a JSON-RPC 2.0 response carrying a `result`, checking every value in it as Parse
+// would, without building a document: such an answer can be passed on as the text it came as, with
+// another id (WithId). nullopt for anything else (an error response, a request, a notification, text
+// that is not JSON, a duplicated `id` or `result`, nesting deeper than 64): parse that instead.
+std::optional<ResponseShape> ScanResult(std::string_view text);
+// `text` (scanned into `shape`) with `id` (JSON text) in place of its id.
+std::string WithId(std::string text, const ResponseShape& shape, std::string_view id);
 
 // A message as wire text, compact, keys in the document's (sorted) order: the text nlohmann_json's
 // dump() writes. A string holding bytes that are not UTF-8 (a backend's text passed through, or cut

@@ -1,6 +1,8 @@
 // JSON text in and out (gateway/jsonrpc.h): Parse makes the document nlohmann_json's parser makes, type
 // for type, and says "not JSON" where it does; Dump writes the text nlohmann_json's dump() writes, byte
-// for byte (bad UTF-8 replaced). Classify sorts messages.
+// for byte (bad UTF-8 replaced). Classify sorts messages. ScanResult takes only what Parse would read
+// as a response with a result, and finds its id where it is.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,130 @@ TEST(Classify, SortsMessages) {
   EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","method":"m","params":"s"})")));
   EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"({"jsonrpc":"2.0","id":1})")));
   EXPECT_EQ(MessageKind::kInvalid, Classify(Parse(R"([1])")));
+}
+
+// What ScanResult says of `text`, checked against the document Parse makes of it: the text is a valid
+// response with a result, the id is where the shape says, isError is what the document has.
+void ExpectScanAgreesWithParse(const std::string& text) {
+  const std::optional<ResponseShape> shape = ScanResult(text);
+  if (!shape) return;
+  const Json doc = Parse(text);
+  ASSERT_FALSE(doc.is_discarded()) << "scanned, but not JSON: " << text;
+  ASSERT_EQ(MessageKind::kResponse, Classify(doc)) << text;
+  ASSERT_TRUE(doc.contains("result")) << text;
+  ASSERT_FALSE(doc.contains("error")) << text;
+  ASSERT_LE(shape->id_at + shape->id_size, text.size()) << text;
+  ExpectSame(doc["id"], Parse(text.substr(shape->id_at, shape->id_size)), "id of " + text);
+  const Json& result = doc["result"];
+  const bool tool_error = result.is_object() && result.value("isError", Json()) == Json(true);
+  ASSERT_EQ(tool_error, shape->tool_error) << text;
+  Json renumbered = doc;
+  renumbered["id"] = "new";
+  ExpectSame(renumbered, Parse(WithId(text, *shape, R"("new")")), "renumbered " + text);
+}
+
+TEST(ScanResult, FindsTheIdOfAResultAndWhetherItIsAToolError) {
+  const std::string text = R"({"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"hi"}]}})";
+  auto shape = ScanResult(text);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("7", text.substr(shape->id_at, shape->id_size));
+  EXPECT_FALSE(shape->tool_error);
+  EXPECT_EQ(R"({"jsonrpc":"2.0","id":"c-1","result":{"content":[{"type":"text","text":"hi"}]}})",
+            WithId(text, *shape, R"("c-1")"));
+
+  const std::string spaced = " { \"result\" : { \"isError\" : true , \"content\" : [ ] } ,\n \"id\" : 12 \t, \"jsonrpc\" : \"2.0\" } \n";
+  shape = ScanResult(spaced);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("12", spaced.substr(shape->id_at, shape->id_size));
+  EXPECT_TRUE(shape->tool_error);
+
+  const std::string quoted = R"({"id":"a\"b\u00e9","jsonrpc":"2.0","result":[1,{"isError":true}],"_meta":{"k":[null,false]}})";
+  shape = ScanResult(quoted);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ(R"("a\"b\u00e9")", quoted.substr(shape->id_at, shape->id_size));
+  EXPECT_FALSE(shape->tool_error);  // (a result that is not an object says nothing of isError)
+
+  for (const std::string& t : {text, spaced, quoted}) ExpectScanAgreesWithParse(t);
+}
+
+TEST(ScanResult, LeavesEverythingElseToParse) {
+  const std::vector<std::string> others = {
+      R"({"jsonrpc":"2.0","id":1,"error":{"code":-32601,"message":"no"}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"ping"})",
+      R"({"jsonrpc":"2.0","method":"notifications/progress","params":{}})",
+      R"({"id":1,"result":{}})",
+      R"({"jsonrpc":"1.0","id":1,"result":{}})",
+      R"({"jsonrpc":"2.0","result":{}})",
+      R"({"jsonrpc":"2.0","id":1})",
+      R"({"jsonrpc":"2.0","id":1,"id":2,"result":{}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{},"result":{}})",
+      R"({"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"result":{}})",
+      R"({"jsonrpc":"2.0","id":null,"result":{}})",
+      R"({"jsonrpc":"2.0","id":1.5,"result":{}})",
+      R"({"jsonrpc":"2.0","id":{},"result":{}})",
+      R"({"jsonrpc":"2.0","id":18446744073709551616,"result":{}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{}} x)",
+      R"({"jsonrpc":"2.0","id":1,"result":{}}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{}}{})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":01}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":1.}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":-}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":tru}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":nul}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":"\x"}})",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":\"\x01\"}}",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"a\":\"\xff\"}}",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":[1,2}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a" 1}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":1 "b":2}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{"a":1,}})",
+      R"({"jsonrpc":"2.0","id":1,"result":{)",
+      R"([{"jsonrpc":"2.0","id":1,"result":{}}])",
+      "",
+      "   ",
+      std::string(R"({"jsonrpc":"2.0","id":1,"result":)") + std::string(100, '[') + std::string(100, ']') + "}",
+  };
+  for (const std::string& text : others) EXPECT_FALSE(ScanResult(text).has_value()) << text;
+}
+
+// Every text one byte away from a valid response (a byte left out, or replaced by one that matters to
+// JSON): whatever ScanResult takes, Parse reads as the same response.
+TEST(ScanResult, NeverTakesWhatParseWouldNot) {
+  const std::vector<std::string> seeds = {
+      R"({"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"a\"b\\c\u00e9"}],"isError":false}})",
+      R"({"result":{"n":[-1.5e3,0,true,null],"isError":true},"id":"s-1","jsonrpc":"2.0","_meta":{}})",
+  };
+  const std::string replacements = std::string("\"{}[],:0-.eE\\ tnfu1x\x01\xff", 22);
+  size_t taken = 0;
+  for (const std::string& seed : seeds) {
+    ASSERT_TRUE(ScanResult(seed).has_value()) << seed;
+    for (size_t i = 0; i < seed.size(); ++i) {
+      std::string cut = seed;
+      cut.erase(i, 1);
+      if (ScanResult(cut)) ++taken;
+      ExpectScanAgreesWithParse(cut);
+      for (char c : replacements) {
+        std::string changed = seed;
+        changed[i] = c;
+        if (ScanResult(changed)) ++taken;
+        ExpectScanAgreesWithParse(changed);
+      }
+    }
+  }
+  EXPECT_GT(taken, 0u);  // (some variants are still responses: the check above had something to check)
+}
+
+TEST(ScanResult, ALargeResultThenSmallOnesOnTheSameThread) {
+  const std::string large = R"({"jsonrpc":"2.0","id":1,"result":{"text":")" + std::string(3 << 20, 'x') + "\"}}";
+  auto shape = ScanResult(large);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("1", large.substr(shape->id_at, shape->id_size));
+  for (int i = 0; i < 3; ++i) {
+    const std::string small = R"({"jsonrpc":"2.0","id":)" + std::to_string(i) + R"(,"result":{}})";
+    shape = ScanResult(small);
+    ASSERT_TRUE(shape.has_value());
+    EXPECT_EQ(std::to_string(i), small.substr(shape->id_at, shape->id_size));
+  }
 }
 
 }  // namespace
