@@ -370,22 +370,20 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
 
   // --- requests ---
 
-  http::request<http::string_body> BuildRequest(const Url& url, Request& request) {
-    http::request<http::string_body> req;
-    req.method_string(request.method);
-    req.target(url.target);
-    req.version(11);
-    for (const auto& f : request.headers.fields()) req.insert(f.name, f.value);
+  // A request as it goes on the wire (kept for a second attempt on a fresh connection).
+  struct WireRequest {
+    std::string head;
+    std::string body;
+    bool head_only = false;  // a HEAD request: its response has no body
+  };
+
+  static absl::StatusOr<WireRequest> BuildRequest(const Url& url, Request& request) {
     const bool default_port = url.port == (url.tls ? 443 : 80);
     const bool v6 = url.host.find(':') != std::string::npos;
-    if (!request.headers.Has("Host")) {
-      req.set(http::field::host, default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority());
-    }
-    if (!request.headers.Has("User-Agent")) req.set(http::field::user_agent, "vmcp/0.1");
-    req.body() = std::move(request.body);
-    req.keep_alive(true);
-    req.prepare_payload();
-    return req;
+    const std::string host = default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority();
+    auto head = internal::RequestHead(request, url.target, host);
+    if (!head.ok()) return MarkNotSent(absl::InvalidArgumentError(absl::StrCat("request to ", url.Authority(), ": ", head.status().message())));
+    return WireRequest{std::move(*head), std::move(request.body), request.method == "HEAD"};
   }
 
   struct Attempt {
@@ -395,16 +393,14 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   };
 
   template <typename S>
-  asio::awaitable<Attempt> Exchange(S& stream, Conn& conn, http::request<http::string_body>& req, Duration timeout,
-                                    const Url& url) {
+  asio::awaitable<Attempt> Exchange(S& stream, Conn& conn, const WireRequest& req, Duration timeout, const Url& url) {
     Attempt a;
     conn.lowest().expires_after(timeout);
-    std::string head;
-    auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req, head);
+    auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req.head, req.body);
     http::response_parser<http::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser.body_limit(opt_.max_response_body_bytes);
-    if (req.method() == http::verb::head) parser.skip(true);
+    if (req.head_only) parser.skip(true);
     if (wec) {
       // The server may have answered before taking the whole body (413): read that answer if it is there.
       conn.lowest().expires_after(std::chrono::seconds(2));
@@ -448,7 +444,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     return absl::UnavailableError(absl::StrCat(where, " failed: ", ec.message()));
   }
 
-  asio::awaitable<Attempt> ExchangeOn(Conn* conn, http::request<http::string_body>* req, Duration timeout, Url url) {
+  asio::awaitable<Attempt> ExchangeOn(Conn* conn, const WireRequest* req, Duration timeout, Url url) {
     if (conn->tls) co_return co_await Exchange(*conn->tls, *conn, *req, timeout, url);
     co_return co_await Exchange(*conn->plain, *conn, *req, timeout, url);
   }
@@ -457,12 +453,13 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     auto pool = PoolFor(url, endpoint);
     if (timeout == Duration::zero()) timeout = opt_.response_timeout;
     auto req = BuildRequest(url, request);
+    if (!req.ok()) co_return req.status();
     bool fresh = false;
     for (int attempt = 0; attempt < 2; ++attempt) {
       auto acquired = co_await Acquire(pool, fresh);
       if (!acquired.ok()) co_return acquired.status();
       std::unique_ptr<Conn> conn = std::move(*acquired);
-      Attempt a = co_await asio::co_spawn(conn->strand, ExchangeOn(conn.get(), &req, timeout, url), asio::use_awaitable);
+      Attempt a = co_await asio::co_spawn(conn->strand, ExchangeOn(conn.get(), &*req, timeout, url), asio::use_awaitable);
       Release(*pool, std::move(conn), a.reusable);
       if (a.retry_on_fresh && attempt == 0) {
         fresh = true;  // the server had closed the idle connection; the request never reached it
@@ -605,6 +602,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
                                                                                       StreamOptions options) {
   auto pool = PoolFor(url, endpoint);
   auto req = BuildRequest(url, request);
+  if (!req.ok()) co_return req.status();
   bool fresh = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
     std::unique_ptr<Conn> conn;
@@ -627,8 +625,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     };
     auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
       conn->lowest().expires_after(opt_.response_timeout);
-      std::string head;
-      auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req, head);
+      auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req->head, req->body);
       if (wec) {
         co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec),
                                std::nullopt};

@@ -538,20 +538,27 @@ asio::awaitable<void> Session<Stream>::SendError(int status, std::string_view me
 
 template <typename Stream>
 asio::awaitable<absl::Status> Session<Stream>::WriteResponse(Response response, bool keep_alive) {
-  http::response<http::string_body> res{static_cast<http::status>(response.status), 11};
-  for (const auto& f : response.headers.fields()) res.insert(f.name, f.value);
-  res.body() = std::move(response.body);
   keep_alive_ = keep_alive && !server_->draining_;
-  res.keep_alive(keep_alive_);
-  res.prepare_payload();
+  auto head = internal::ResponseHead(response, keep_alive_);
+  const absl::Status refused = head.status();
+  if (!refused.ok()) {
+    // (a defect of whoever made the response: the client gets a plain 500, the caller the reason)
+    Response failed;
+    failed.status = 500;
+    failed.headers.Set("Content-Type", "text/plain; charset=utf-8");
+    failed.body = "the response could not be written\n";
+    keep_alive_ = false;
+    head = internal::ResponseHead(failed, false);
+    response = std::move(failed);
+  }
+  if (internal::Bodiless(response.status)) response.body.clear();
   Lowest(stream_).expires_after(opt_.write_timeout);
-  std::string head;
-  auto [ec, n] = co_await internal::AsyncWriteMessage(stream_, res, head);
+  auto [ec, n] = co_await internal::AsyncWriteMessage(stream_, *head, response.body);
   if (ec) {
     keep_alive_ = false;
     co_return absl::UnavailableError(absl::StrCat("writing the response failed: ", ec.message()));
   }
-  co_return absl::OkStatus();
+  co_return refused;
 }
 
 template <typename Stream>

@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <fstream>
+#include <utility>
+#include <vector>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -193,6 +195,60 @@ TEST(Client, FragmentIsNeverSentAndHostHeaderIsSet) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(seen_target, "/sse?x=1");
   EXPECT_EQ(seen_host, authority);
+}
+
+// The request head is written from the Request: its fields as given, framing the client's own (the
+// body's Content-Length, never the caller's, nor a Transfer-Encoding or Connection it set), a default
+// User-Agent unless it has one. A field that could break the head is refused before anything is sent.
+TEST(Client, RequestHeadIsFramedByTheClientAndBadFieldsAreNeverSent) {
+  std::atomic<int> served{0};
+  std::string seen_length, seen_agent, seen_te, seen_custom, seen_body;
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    ++served;
+    const Headers& h = ex.request().headers;
+    seen_length = std::string(h.Get("Content-Length").value_or(""));
+    seen_agent = std::string(h.Get("User-Agent").value_or(""));
+    seen_te = std::string(h.Get("Transfer-Encoding").value_or(""));
+    seen_custom = std::string(h.Get("X-Custom").value_or(""));
+    seen_body = ex.request().body;
+    co_await Echo(ex);
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+
+  Request framed = Post("{\"a\":1}");
+  framed.headers.Set("Content-Length", "1");
+  framed.headers.Set("Transfer-Encoding", "chunked");
+  framed.headers.Set("Connection", "close");
+  framed.headers.Set("X-Custom", "tab\tkept");
+  auto r = io.Run(client.Send(url, std::move(framed), {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(seen_length, "7");
+  EXPECT_EQ(seen_body, "{\"a\":1}");
+  EXPECT_EQ(seen_te, "");
+  EXPECT_EQ(seen_agent, "vmcp/0.1");
+  EXPECT_EQ(seen_custom, "tab\tkept");
+
+  Request named = Post("x");
+  named.headers.Set("User-Agent", "mine/1");
+  ASSERT_TRUE(io.Run(client.Send(url, std::move(named), {})).ok());
+  EXPECT_EQ(seen_agent, "mine/1");
+  EXPECT_EQ(served.load(), 2);
+
+  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+           {"X-Split", "a\r\nInjected: yes"}, {"X-Nul", std::string("a\0b", 3)}, {"Bad Name", "v"}, {"", "v"}}) {
+    Request bad = Post("y");
+    bad.headers.Add(name, value);
+    auto refused = io.Run(client.Send(url, std::move(bad), {}));
+    ASSERT_FALSE(refused.ok()) << name;
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+    EXPECT_TRUE(WasNotSent(refused.status())) << refused.status();
+    auto opened = io.Run(client.Open(url, Post("z"), {}));  // (the connection is still good)
+    ASSERT_TRUE(opened.ok()) << opened.status();
+  }
+  EXPECT_EQ(served.load(), 6);  // the good requests only
 }
 
 TEST(Client, StreamedResponseIsReadIncrementally) {

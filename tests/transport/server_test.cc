@@ -267,6 +267,50 @@ TEST(Server, HandlerThatThrowsGets500AndTheServerKeepsServing) {
   EXPECT_NE(d.ReadUntil("GET /ok 0").find("200 OK"), std::string::npos);
 }
 
+// The response head is written from the handler's Response: its fields as given, framing the server's
+// own (a Content-Length the handler set is replaced by the body's; none for 204), and a field that could
+// break the head (a CR or LF in its value) turns the answer into a plain 500, the connection closed.
+TEST(Server, ResponseHeadIsFramedByTheServerAndBadFieldsAreRefused) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    Response r;
+    const std::string_view path = ex.request().Path();
+    if (path == "/none") {
+      r.status = 204;
+    } else if (path == "/bad") {
+      r.headers.Set("X-Split", "a\r\nInjected: yes");
+      r.body = "never sent";
+    } else {
+      r.headers.Set("X-Custom", "kept\tas is");
+      r.headers.Set("Content-Length", "999");
+      r.headers.Set("Transfer-Encoding", "chunked");
+      r.body = "four";
+    }
+    co_await ex.Respond(std::move(r));
+  });
+  RawClient c(server->port());
+  c.Write("GET /ok HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string ok = c.ReadUntil("four");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << ok;
+  EXPECT_NE(ok.find("\r\nX-Custom: kept\tas is\r\n"), std::string::npos) << ok;
+  EXPECT_NE(ok.find("\r\nContent-Length: 4\r\n"), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("999"), std::string::npos) << ok;
+  EXPECT_EQ(ok.find("chunked"), std::string::npos) << ok;
+
+  c.buffer().clear();
+  c.Write("GET /none HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string none = c.ReadUntil("\r\n\r\n");
+  EXPECT_EQ(none.rfind("HTTP/1.1 204 No Content\r\n", 0), 0u) << none;
+  EXPECT_EQ(none.find("Content-Length"), std::string::npos) << none;
+
+  c.buffer().clear();
+  c.Write("GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string bad = c.ReadToEof();
+  EXPECT_EQ(bad.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0), 0u) << bad;
+  EXPECT_NE(bad.find("\r\nConnection: close\r\n"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("Injected"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("never sent"), std::string::npos) << bad;
+}
+
 // Hands the test the SSE stream a handler opened.
 struct StreamSlot {
   std::promise<std::shared_ptr<SseStream>> opened;
