@@ -14,7 +14,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -38,16 +37,16 @@ std::mt19937_64& Generator() {
   return gen;
 }
 
-std::string RandomHex(size_t bytes) {
+// `words` random 64-bit words in lower-case hex, not all zero (an all-zero id is invalid).
+std::string RandomHex(int words) {
   std::mt19937_64& gen = Generator();
-  std::string raw(bytes, '\0');
+  uint64_t first, second = 0;
   do {
-    for (size_t i = 0; i < bytes; i += 8) {
-      const uint64_t v = gen();
-      std::memcpy(raw.data() + i, &v, std::min<size_t>(8, bytes - i));
-    }
-  } while (raw.find_first_not_of('\0') == std::string::npos);  // all zero is invalid
-  return absl::BytesToHexString(raw);
+    first = gen();
+    if (words > 1) second = gen();
+  } while (first == 0 && second == 0);
+  if (words == 1) return absl::StrCat(absl::Hex(first, absl::kZeroPad16));
+  return absl::StrCat(absl::Hex(first, absl::kZeroPad16), absl::Hex(second, absl::kZeroPad16));
 }
 
 bool IsLowerHex(const std::string& s) {
@@ -67,8 +66,8 @@ int64_t UnixNanos(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-std::string NewTraceId() { return RandomHex(16); }
-std::string NewSpanId() { return RandomHex(8); }
+std::string NewTraceId() { return RandomHex(2); }
+std::string NewSpanId() { return RandomHex(1); }
 
 std::optional<TraceContext> TraceContext::Parse(const std::string& header) {
   const std::string h(absl::StripAsciiWhitespace(header));

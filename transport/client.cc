@@ -17,6 +17,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -148,6 +150,7 @@ struct Waiter {
 // The connections to one origin with one trust configuration.
 struct Pool {
   Url origin;
+  std::string host_header;  // the Host its requests carry: the host, with the port unless it is the default
   std::string ca_bundle_path;
   std::shared_ptr<asio::ssl::context> tls;
   absl::Status tls_error;  // a bad CA bundle fails this backend only
@@ -163,14 +166,26 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
  public:
   ClientImpl(asio::any_io_executor executor, ClientOptions options) : executor_(std::move(executor)), opt_(options) {}
 
+  // Pools are found by origin and CA bundle, compared in place (no key built for every request).
+  using PoolKey = std::tuple<bool, std::string, uint16_t, std::string>;
+  static std::tuple<bool, std::string_view, uint16_t, std::string_view> KeyOf(const Url& url, const Endpoint& endpoint) {
+    return {url.tls, url.host, url.port, endpoint.ca_bundle_path};
+  }
+
   std::shared_ptr<Pool> PoolFor(const Url& url, const Endpoint& endpoint) {
-    const std::string key = absl::StrCat(url.Origin(), "|", endpoint.ca_bundle_path);
     std::lock_guard lock(mu_);
-    auto& pool = pools_[key];
+    auto it = pools_.find(KeyOf(url, endpoint));
+    if (it == pools_.end()) {
+      it = pools_.emplace(PoolKey{url.tls, url.host, url.port, endpoint.ca_bundle_path}, nullptr).first;
+    }
+    auto& pool = it->second;
     if (!pool) {
       pool = std::make_shared<Pool>();
       pool->origin = url;
       pool->origin.target = "/";
+      const bool default_port = url.port == (url.tls ? 443 : 80);
+      const bool v6 = url.host.find(':') != std::string::npos;
+      pool->host_header = default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority();
       pool->ca_bundle_path = endpoint.ca_bundle_path;
       if (url.tls) {
         auto ctx = MakeTlsContext(endpoint.ca_bundle_path);
@@ -186,7 +201,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
 
   std::shared_ptr<Pool> FindPool(const Url& url, const Endpoint& endpoint) const {
     std::lock_guard lock(mu_);
-    auto it = pools_.find(absl::StrCat(url.Origin(), "|", endpoint.ca_bundle_path));
+    auto it = pools_.find(KeyOf(url, endpoint));
     return it == pools_.end() ? nullptr : it->second;
   }
 
@@ -377,11 +392,8 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     bool head_only = false;  // a HEAD request: its response has no body
   };
 
-  static absl::StatusOr<WireRequest> BuildRequest(const Url& url, Request& request) {
-    const bool default_port = url.port == (url.tls ? 443 : 80);
-    const bool v6 = url.host.find(':') != std::string::npos;
-    const std::string host = default_port ? (v6 ? "[" + url.host + "]" : url.host) : url.Authority();
-    auto head = internal::RequestHead(request, url.target, host);
+  static absl::StatusOr<WireRequest> BuildRequest(const Url& url, const Pool& pool, Request& request) {
+    auto head = internal::RequestHead(request, url.target, pool.host_header);
     if (!head.ok()) return MarkNotSent(absl::InvalidArgumentError(absl::StrCat("request to ", url.Authority(), ": ", head.status().message())));
     return WireRequest{std::move(*head), std::move(request.body), request.method == "HEAD"};
   }
@@ -452,7 +464,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   asio::awaitable<absl::StatusOr<Response>> Send(Url url, Request request, Endpoint endpoint, Duration timeout) {
     auto pool = PoolFor(url, endpoint);
     if (timeout == Duration::zero()) timeout = opt_.response_timeout;
-    auto req = BuildRequest(url, request);
+    auto req = BuildRequest(url, *pool, request);
     if (!req.ok()) co_return req.status();
     bool fresh = false;
     for (int attempt = 0; attempt < 2; ++attempt) {
@@ -486,7 +498,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   asio::any_io_executor executor_;
   const ClientOptions opt_;
   mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<Pool>> pools_;
+  std::map<PoolKey, std::shared_ptr<Pool>, std::less<>> pools_;
 };
 
 // --- streamed responses -----------------------------------------------------------------------------
@@ -601,7 +613,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
                                                                                       Endpoint endpoint,
                                                                                       StreamOptions options) {
   auto pool = PoolFor(url, endpoint);
-  auto req = BuildRequest(url, request);
+  auto req = BuildRequest(url, *pool, request);
   if (!req.ok()) co_return req.status();
   bool fresh = false;
   for (int attempt = 0; attempt < 2; ++attempt) {
