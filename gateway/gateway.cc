@@ -2199,7 +2199,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     const bool error = response.is_object() &&
                        (response.contains("error") ||
                         (response.contains("result") && response["result"].is_object() &&
-                         response["result"].value("isError", false)));
+                         response["result"].value("isError", Json()) == true));  // (a backend's non-boolean isError is no error)
     metrics_->client(method).Record(Clock::now() - started, error);
     return error;
   }

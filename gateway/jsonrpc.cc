@@ -156,11 +156,14 @@ bool CheckResult(ondemand::value v, bool& tool_error) {
     if (member.unescaped_key().get(key) || member.value().get(value)) return false;
     ondemand::json_type member_type;
     if (value.type().get(member_type)) return false;
-    if (key == "isError" && member_type == ondemand::json_type::boolean) {
-      if (value.get_bool().get(tool_error)) return false;
-    } else if (!CheckValue(value, 2)) {
-      return false;
+    if (key == "isError") {
+      tool_error = false;  // (the last isError counts, and only `true` is an error)
+      if (member_type == ondemand::json_type::boolean) {
+        if (value.get_bool().get(tool_error)) return false;
+        continue;
+      }
     }
+    if (!CheckValue(value, 2)) return false;
   }
   return true;
 }

@@ -181,7 +181,13 @@ TEST(ScanResult, FindsTheIdOfAResultAndWhetherItIsAToolError) {
   EXPECT_EQ(R"("a\"b\u00e9")", quoted.substr(shape->id_at, shape->id_size));
   EXPECT_FALSE(shape->tool_error);  // (a result that is not an object says nothing of isError)
 
-  for (const std::string& t : {text, spaced, quoted}) ExpectScanAgreesWithParse(t);
+  // A repeated isError: the last one counts, as in the document Parse makes; only `true` is an error.
+  const std::string repeated = R"({"jsonrpc":"2.0","id":1,"result":{"isError":true,"isError":"yes"}})";
+  shape = ScanResult(repeated);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_FALSE(shape->tool_error);
+
+  for (const std::string& t : {text, spaced, quoted, repeated}) ExpectScanAgreesWithParse(t);
 }
 
 TEST(ScanResult, LeavesEverythingElseToParse) {
