@@ -24,11 +24,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-bool IsTchar(char c) {
-  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 // Sets `name` in `headers`, replacing every field of that name (case-insensitive).
 void SetHeader(HeaderList& headers, const std::string& name, std::string value) {
   headers.erase(std::remove_if(headers.begin(), headers.end(),
@@ -58,7 +53,7 @@ bool IsRestrictedHeader(std::string_view name) {
 
 absl::Status CheckHeaderName(std::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError("a header name is empty");
-  if (!std::all_of(name.begin(), name.end(), IsTchar)) {
+  if (!transport::IsFieldName(name)) {
     return absl::InvalidArgumentError(absl::StrCat("header name ", Printable(name, 64), " is not a valid field name"));
   }
   if (IsRestrictedHeader(name)) {
@@ -68,11 +63,9 @@ absl::Status CheckHeaderName(std::string_view name) {
 }
 
 absl::Status CheckHeaderValue(std::string_view name, std::string_view value) {
-  for (unsigned char c : value) {
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat("header ", Printable(name, 64),
-                                                     " has a value with CR, LF, NUL or another control character"));
-    }
+  if (!transport::IsFieldValue(value)) {
+    return absl::InvalidArgumentError(absl::StrCat("header ", Printable(name, 64),
+                                                   " has a value with CR, LF, NUL or another control character"));
   }
   return absl::OkStatus();
 }

@@ -69,10 +69,9 @@ void Derive(Config& cfg, Diagnostics& diag);
 void Validate(const Config& cfg, Diagnostics& diag);
 void ResolveSecrets(Config& cfg, const Environment& env, Diagnostics& diag);
 
-// Header-name rules shared by validation and secret resolution.
-bool IsValidHeaderName(std::string_view name);                 // an RFC 9110 token
+// Header-name rules shared by validation and secret resolution (a valid name or value is
+// transport::IsFieldName / IsFieldValue).
 bool IsRestrictedForwardHeader(std::string_view name);         // hop-by-hop, Host, X-Forwarded-*, ...
 std::string CanonicalHeaderName(std::string_view name);        // "x-api-key" -> "X-Api-Key"
-bool IsValidHeaderValue(std::string_view value);               // no CR, LF, NUL or other controls
 
 }  // namespace vmcp::config::internal

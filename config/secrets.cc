@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "config/internal.h"
+#include "transport/http.h"
 #include "nlohmann/json.hpp"
 
 namespace vmcp::config {
@@ -26,16 +27,6 @@ std::string NormalizeEnvName(std::string_view name) {
 }
 
 namespace internal {
-
-bool IsValidHeaderName(std::string_view name) {
-  if (name.empty()) return false;
-  static constexpr std::string_view kTokenPunct = "!#$%&'*+-.^_`|~";
-  for (char c : name) {
-    const auto u = static_cast<unsigned char>(c);
-    if (!absl::ascii_isalnum(u) && kTokenPunct.find(c) == std::string_view::npos) return false;
-  }
-  return true;
-}
 
 std::string CanonicalHeaderName(std::string_view name) {
   std::string out(name);
@@ -59,14 +50,6 @@ bool IsRestrictedForwardHeader(std::string_view name) {
          absl::StartsWith(canonical, "Proxy-");
 }
 
-bool IsValidHeaderValue(std::string_view value) {
-  for (char c : value) {
-    const auto u = static_cast<unsigned char>(c);
-    if ((u < 0x20 && u != '\t') || u == 0x7f) return false;
-  }
-  return true;
-}
-
 namespace {
 
 class SecretResolver {
@@ -85,7 +68,7 @@ class SecretResolver {
       d_.Error(path, absl::StrCat("environment variable ", var, " is empty"));
       return std::nullopt;
     }
-    if (header_value && !IsValidHeaderValue(*value)) {
+    if (header_value && !transport::IsFieldValue(*value)) {
       d_.Error(path, absl::StrCat("environment variable ", var,
                                   " holds control characters (CR, LF, NUL) and cannot be sent in a header"));
       return std::nullopt;
@@ -131,7 +114,7 @@ class SecretResolver {
   void BackendHeaders(const std::string& p, StaticBackend& b) {
     std::set<std::string> set_names;
     for (const auto& [header, var] : b.header_env_vars) {
-      if (var.empty() || !IsValidHeaderName(header) || IsRestrictedForwardHeader(header)) continue;  // validator
+      if (var.empty() || !transport::IsFieldName(header) || IsRestrictedForwardHeader(header)) continue;  // validator
       if (auto v = Read(Key(Key(p, "headerEnvVars"), header), var, true)) {
         b.headers.push_back(BackendHeader{header, Secret(std::move(*v)), "env:" + var});
         set_names.insert(CanonicalHeaderName(header));
@@ -171,7 +154,7 @@ class SecretResolver {
           d_.Error(p, where + " must be a string");
           continue;
         }
-        if (!IsValidHeaderName(header)) {
+        if (!transport::IsFieldName(header)) {
           d_.Error(p, where + " is not a valid HTTP header name");
           continue;
         }
@@ -193,7 +176,7 @@ class SecretResolver {
           origin = "env:" + secret_var;
         } else {
           resolved = value.get<std::string>();
-          if (!IsValidHeaderValue(resolved)) {
+          if (!transport::IsFieldValue(resolved)) {
             d_.Error(p, where + " holds control characters (CR, LF, NUL) and cannot be sent in a header");
             continue;
           }

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "config/internal.h"
+#include "transport/http.h"
 #include "nlohmann/json.hpp"
 
 namespace vmcp::config::internal {
@@ -149,7 +150,7 @@ class Validator {
       }
       for (const auto& [header, env_name] : b.header_env_vars) {
         const std::string hp = Key(Key(p, "headerEnvVars"), header);
-        if (!IsValidHeaderName(header)) {
+        if (!transport::IsFieldName(header)) {
           d_.Error(hp, "is not a valid HTTP header name");
         } else if (IsRestrictedForwardHeader(header)) {
           d_.Error(hp, absl::StrCat("\"", CanonicalHeaderName(header), "\" is a restricted header and cannot be set"));
@@ -206,14 +207,14 @@ class Validator {
       const HeaderInjectionConfig& h = *s.header_injection;
       if (h.header_name.empty()) {
         d_.Error(Key(hp, "headerName"), "is required");
-      } else if (!IsValidHeaderName(h.header_name)) {
+      } else if (!transport::IsFieldName(h.header_name)) {
         d_.Error(Key(hp, "headerName"), "is not a valid HTTP header name");
       }
       const bool literal = !h.header_value.empty();
       const bool env = !h.header_value_env.empty();
       if (literal && env) d_.Error(hp, "set only one of headerValue and headerValueEnv");
       if (!literal && !env) d_.Error(hp, "one of headerValue or headerValueEnv is required");
-      if (literal && !IsValidHeaderValue(h.header_value.Reveal())) {
+      if (literal && !transport::IsFieldValue(h.header_value.Reveal())) {
         d_.Error(Key(hp, "headerValue"), "must not contain control characters (CR, LF, NUL)");
       }
     } else if (s.type == kStrategyTokenExchange) {
@@ -566,7 +567,7 @@ class Validator {
       const std::string canonical = CanonicalHeaderName(h);
       if (h.empty()) {
         d_.Error(p, "header name must not be empty");
-      } else if (!IsValidHeaderName(h)) {
+      } else if (!transport::IsFieldName(h)) {
         d_.Error(p, "is not a valid HTTP header name");
       } else if (IsRestrictedForwardHeader(h) || canonical == "Authorization" || canonical == "Cookie") {
         d_.Error(p, absl::StrCat("\"", canonical, "\" is a restricted header and cannot be forwarded"));

@@ -1,7 +1,6 @@
 #include "gateway/trace.h"
 
 #include <algorithm>
-#include <cstring>
 #include <future>
 #include <random>
 

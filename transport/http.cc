@@ -1,6 +1,8 @@
 #include "transport/http.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
 
 #include "absl/strings/match.h"
 
@@ -9,6 +11,48 @@ namespace vmcp::transport {
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   // (ASCII only, as header names are; no locale lookup per character)
   return absl::EqualsIgnoreCase(absl::string_view(a.data(), a.size()), absl::string_view(b.data(), b.size()));
+}
+
+namespace {
+
+// RFC 9110's tchar: letters, digits and "!#$%&'*+-.^_`|~".
+struct TokenChars {
+  bool table[256] = {};
+  constexpr TokenChars() {
+    for (int c = '0'; c <= '9'; ++c) table[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
+    for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
+  }
+};
+constexpr TokenChars kTokenChars;
+
+}  // namespace
+
+bool IsFieldName(std::string_view name) {
+  if (name.empty()) return false;
+  for (unsigned char c : name) {
+    if (!kTokenChars.table[c]) return false;
+  }
+  return true;
+}
+
+// Eight bytes a step (values are checked on every message written): a word with a byte below 0x20 or a
+// DEL is looked at byte by byte from there. (For a byte b, (b - n) & ~b has its high bit set exactly when
+// b < n, for n <= 0x80.)
+bool IsFieldValue(std::string_view value) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= value.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, value.data() + i, 8);
+    const uint64_t del = w ^ (kOnes * 0x7f);
+    if ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & kHighs) break;
+  }
+  for (; i < value.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(value[i]);
+    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
+  }
+  return true;
 }
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {

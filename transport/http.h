@@ -43,6 +43,12 @@ class Headers {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
+// A field name HTTP allows: an RFC 9110 token.
+bool IsFieldName(std::string_view name);
+// A field value that can be sent as it is: no control character but tab (no CR, LF or NUL, which
+// could end the field or the head early).
+bool IsFieldValue(std::string_view value);
+
 struct Request {
   std::string method = "GET";
   std::string target = "/";  // origin-form: path and query, never a fragment

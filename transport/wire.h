@@ -11,8 +11,6 @@
 
 #include <array>
 #include <charconv>
-#include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -28,43 +26,12 @@
 
 namespace vmcp::transport::internal {
 
-// A field name is an RFC 9110 token; a value holds no control character but tab (so nothing that could
-// end the field or the head early). Checked for every field written, whoever set it.
-struct TokenChars {
-  bool table[256] = {};
-  constexpr TokenChars() {
-    for (int c = '0'; c <= '9'; ++c) table[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) table[c] = table[c - 'a' + 'A'] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) table[static_cast<unsigned char>(c)] = true;
-  }
-};
-inline constexpr TokenChars kTokenChars;
-
-// No control character but tab in `value`. Eight bytes a step: a word with a byte below 0x20 or a DEL
-// (for a byte b, (b - n) & ~b has its high bit set exactly when b < n, for n <= 0x80) is looked at byte
-// by byte from there.
-inline bool PlainValue(std::string_view value) {
-  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
-  size_t i = 0;
-  for (; i + 8 <= value.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, value.data() + i, 8);
-    const uint64_t del = w ^ (kOnes * 0x7f);
-    if ((((w - kOnes * 0x20) & ~w) | ((del - kOnes) & ~del)) & kHighs) break;
-  }
-  for (; i < value.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(value[i]);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
-
+// Every field written is checked, whoever set it: a name must be a token, a value may hold nothing that
+// could end the field or the head early (IsFieldName, IsFieldValue).
 inline absl::Status CheckField(const Headers::Field& f) {
   if (f.name.empty()) return absl::InvalidArgumentError("a header field has an empty name");
-  for (unsigned char c : f.name) {
-    if (!kTokenChars.table[c]) return absl::InvalidArgumentError(absl::StrCat("header field name \"", f.name, "\" is not a token"));
-  }
-  if (!PlainValue(f.value)) {
+  if (!IsFieldName(f.name)) return absl::InvalidArgumentError(absl::StrCat("header field name \"", f.name, "\" is not a token"));
+  if (!IsFieldValue(f.value)) {
     return absl::InvalidArgumentError(absl::StrCat("header field ", f.name, " has a control character in its value"));
   }
   return absl::OkStatus();

@@ -84,6 +84,25 @@ TEST(Url, ParsesWhatBackendsUse) {
   EXPECT_EQ(ResolveUrl(base, "https://other:1/m")->ToString(), "https://other:1/m");
 }
 
+// The field checks every head written goes through (and config and outgoing auth use): every byte at
+// every position of values from 1 to 20 bytes (the eight-byte steps and the tail), and names.
+TEST(HttpFields, ValuesAndNamesAreCheckedByteForByte) {
+  for (size_t len = 1; len <= 20; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string value(len, 'v');
+        value[at] = static_cast<char>(b);
+        const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+        ASSERT_EQ(IsFieldValue(value), allowed) << "byte " << b << " at " << at << " of " << len;
+      }
+    }
+  }
+  EXPECT_TRUE(IsFieldValue(""));
+  EXPECT_TRUE(IsFieldName("X-Api_Key.v1!#$%&'*+^`|~"));
+  EXPECT_FALSE(IsFieldName(""));
+  for (const char* bad : {"Bad Name", "a:b", "x\r", "(x)", "\xc3\xa9", "a/b", "a\"b"}) EXPECT_FALSE(IsFieldName(bad)) << bad;
+}
+
 TEST(Client, SequentialRequestsReuseOneConnection) {
   auto server = StartServer({}, Echo);
   IoThread io;
