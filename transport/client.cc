@@ -121,14 +121,23 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
 
 // One connection, plain or TLS, with its own strand.
 struct Conn {
-  explicit Conn(Strand s) : strand(std::move(s)), home(&asio::query(strand, asio::execution::context)) {}
+  explicit Conn(Strand s)
+      : strand(std::move(s)), home(&asio::query(strand, asio::execution::context)),
+        single_threaded(internal::IsSingleThreaded(strand)) {}
   Strand strand;
   asio::execution_context* home;  // where its I/O runs: a request from there keeps to one thread
+  const bool single_threaded;     // no strand: `home` is an io_context that one thread runs
   std::unique_ptr<beast::tcp_stream> plain;
   std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
   beast::flat_buffer buffer;
   Clock::time_point idle_since;
   bool reused = false;
+
+  // Whether a coroutine on `here` may drive this connection's I/O itself: it runs on the one thread that
+  // runs the connection's io_context. Otherwise the I/O goes to the connection's strand by co_spawn.
+  bool RunsOn(const asio::any_io_executor& here) const {
+    return single_threaded && &asio::query(here, asio::execution::context) == home;
+  }
 
   beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
   void Close() {
@@ -471,7 +480,12 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
       auto acquired = co_await Acquire(pool, fresh);
       if (!acquired.ok()) co_return acquired.status();
       std::unique_ptr<Conn> conn = std::move(*acquired);
-      Attempt a = co_await asio::co_spawn(conn->strand, ExchangeOn(conn.get(), &*req, timeout, url), asio::use_awaitable);
+      Attempt a;
+      if (conn->RunsOn(co_await asio::this_coro::executor)) {
+        a = co_await ExchangeOn(conn.get(), &*req, timeout, url);
+      } else {
+        a = co_await asio::co_spawn(conn->strand, ExchangeOn(conn.get(), &*req, timeout, url), asio::use_awaitable);
+      }
       Release(*pool, std::move(conn), a.reusable);
       if (a.retry_on_fresh && attempt == 0) {
         fresh = true;  // the server had closed the idle connection; the request never reached it
@@ -536,6 +550,7 @@ class ResponseStreamImpl final : public ResponseStream {
       Finish(parser_->keep_alive());
       co_return std::string();
     }
+    if (conn_->RunsOn(co_await asio::this_coro::executor)) co_return co_await ReadOn(timeout);
     co_return co_await asio::co_spawn(conn_->strand, ReadOn(timeout), asio::use_awaitable);
   }
 
@@ -658,6 +673,19 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
         std::string body(static_cast<size_t>(*length), '\0');
         parser->get().body().data = body.data();
         parser->get().body().size = body.size();
+        // What came in with the header is parsed here and now (most often the whole body); only the
+        // rest is read, which saves an asynchronous step that would complete at once.
+        while (!parser->is_done() && conn->buffer.size() > 0) {
+          beast::error_code ec;
+          const size_t used = parser->put(conn->buffer.data(), ec);
+          conn->buffer.consume(used);
+          if (ec == http::error::need_buffer) ec = {};
+          if (ec) {
+            conn->lowest().expires_never();
+            co_return HeaderResult{Failure(ec, url, "reading the response"), false, std::nullopt};
+          }
+          if (used == 0) break;
+        }
         while (!parser->is_done()) {
           auto [ec, n] = co_await http::async_read_some(stream, conn->buffer, *parser, kTuple);
           if (ec == http::error::need_buffer) ec = {};
@@ -671,13 +699,16 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       conn->lowest().expires_never();
       co_return ok;
     };
-    HeaderResult hr = co_await asio::co_spawn(
-        conn->strand,
-        [&]() -> asio::awaitable<HeaderResult> {
-          if (conn->tls) co_return co_await read_header(*conn->tls);
-          co_return co_await read_header(*conn->plain);
-        },
-        asio::use_awaitable);
+    auto on_conn = [&]() -> asio::awaitable<HeaderResult> {
+      if (conn->tls) co_return co_await read_header(*conn->tls);
+      co_return co_await read_header(*conn->plain);
+    };
+    HeaderResult hr;
+    if (conn->RunsOn(co_await asio::this_coro::executor)) {
+      hr = co_await on_conn();
+    } else {
+      hr = co_await asio::co_spawn(conn->strand, on_conn, asio::use_awaitable);
+    }
     if (!hr.status.ok()) {
       if (options.long_lived) {
         conn->Close();

@@ -35,6 +35,13 @@ inline boost::asio::any_io_executor MakeStrand(const boost::asio::any_io_executo
   return boost::asio::make_strand(executor);
 }
 
+// Whether `executor` is an io_context's own executor on a context marked SingleThreaded (MakeStrand's
+// plain form): work bound to it may run inline from any coroutine on that thread.
+inline bool IsSingleThreaded(const boost::asio::any_io_executor& executor) {
+  const auto* io = executor.target<boost::asio::io_context::executor_type>();
+  return io && boost::asio::has_service<SingleThreaded>(io->context());
+}
+
 // The io_context executor under `executor` (itself, or the one a strand of it wraps); nullopt when it
 // runs on something else. A connection opened from there lives on that io_context, so the caller's
 // next Acquire finds it as its own.

@@ -151,6 +151,74 @@ TEST(Client, EachCallersIoContextKeepsItsOwnConnections) {
   EXPECT_EQ(stats.connections_reused, 19u);
 }
 
+// The gateway calls its backends from the server thread its client's request came in on; such a call
+// drives its connection's I/O itself, with no hop to the connection's strand. A body that comes with the
+// header, one that needs many reads after it, and an event stream all arrive whole, and the one
+// connection that thread opened is kept between them.
+TEST(Client, CallsFromAServerThreadDriveTheirConnectionThemselves) {
+  const std::string big(900 * 1024, 'b');  // under the prefetch limit, but far more than one read
+  auto backend = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    const std::string what = ex.request().body;
+    if (what == "stream") {
+      auto s = co_await ex.StartSse();
+      if (!s.ok()) co_return;
+      for (const char* data : {"one", "two"}) {
+        SseEvent event;
+        event.data = data;
+        (*s)->Send(event);
+      }
+      (*s)->Close();
+      co_return;
+    }
+    Response r;
+    r.body = what == "big" ? big : what;
+    co_await ex.Respond(std::move(r));
+  });
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(backend->port()) + "/mcp");
+  std::unique_ptr<HttpServer> front;  // (outlives the client: the connection it opened lives on its thread)
+  IoThread io;
+  HttpClient client(io.executor());
+  ServerOptions one_thread;
+  one_thread.threads = 1;
+  front = StartServer(one_thread, [&](Exchange& ex) -> asio::awaitable<void> {
+    std::string report;
+    const Endpoint direct;
+    for (const char* what : {"small", "big", "stream", "small"}) {
+      // (named, not temporaries: GCC 12 mishandles class temporaries in a co_await's expression)
+      Request open = Post(what);
+      Request send = Post(what);
+      std::string streamed;
+      auto stream = co_await client.Open(url, std::move(open), direct);
+      if (!stream.ok()) {
+        streamed = std::string(stream.status().message());
+      } else {
+        for (;;) {
+          auto chunk = co_await (*stream)->Read(5s);
+          if (!chunk.ok()) {
+            streamed = std::string(chunk.status().message());
+            break;
+          }
+          if (chunk->empty()) break;
+          streamed += *chunk;
+        }
+      }
+      auto sent = co_await client.Send(url, std::move(send), direct);
+      const std::string whole = sent.ok() ? sent->body : std::string(sent.status().message());
+      report += std::string(what) + " " + (streamed == whole ? "same" : "differ") + " " +
+                (what == std::string("big") ? std::to_string(whole.size()) : whole) + "|";
+    }
+    Response r;
+    r.body = report;
+    co_await ex.Respond(std::move(r));
+  });
+  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(front->port()) + "/"), Post(""), {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "small same small|big same 921600|stream same data: one\n\ndata: two\n\n|small same small|");
+  const PoolStats stats = client.Stats(url, {});
+  EXPECT_EQ(stats.connections_opened, 1u);
+  EXPECT_EQ(stats.connections_reused, 7u);
+}
+
 TEST(Client, PoolCapHoldsUnderTwoHundredConcurrentRequests) {
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
