@@ -402,6 +402,19 @@ class Session {
 
  private:
   asio::awaitable<bool> ReadRequest(http::request_parser<http::string_body>& parser, bool first);
+  // Feeds the buffered bytes to `parser` until it is done, wants more (not an error here) or fails;
+  // `header_only` stops at the end of the header. An asynchronous read of bytes already buffered would
+  // complete at once, but through the scheduler.
+  beast::error_code ParseBuffered(http::request_parser<http::string_body>& parser, bool header_only) {
+    beast::error_code ec;
+    while (buffer_.size() > 0 && !parser.is_done() && !(header_only && parser.is_header_done())) {
+      const size_t used = parser.put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) return {};
+      if (ec || used == 0) break;
+    }
+    return ec;
+  }
   asio::awaitable<void> SendError(int status, std::string_view message);
   // Returns true when the connection may serve another request.
   asio::awaitable<bool> PumpSse(std::shared_ptr<SseStreamImpl> stream);
@@ -466,8 +479,14 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::st
     buffer_.commit(n);
   }
   conn_->phase = ConnHandle::Phase::kBusy;
-  Lowest(stream_).expires_after(opt_.header_timeout);
-  auto [ec, n] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+  // The header (most often the whole request) is parsed from what is buffered, here and now; only what
+  // has not arrived is read, within the header time.
+  beast::error_code ec = ParseBuffered(parser, /*header_only=*/true);
+  if (!ec && !parser.is_header_done()) {
+    Lowest(stream_).expires_after(opt_.header_timeout);
+    auto [rec, rn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
+    ec = rec;
+  }
   if (ec == http::error::header_limit) {
     co_await SendError(431, "request header too large");
     co_return false;
@@ -490,6 +509,15 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::st
     const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
     co_await SendError(413, message);
     co_return false;
+  }
+  if (!parser.is_done()) {
+    if (const auto bec = ParseBuffered(parser, /*header_only=*/false); bec == http::error::body_limit) {
+      const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
+      co_await SendError(413, message);
+      co_return false;
+    } else if (bec) {
+      co_return false;
+    }
   }
   if (!parser.is_done()) {
     if (beast::iequals(header[http::field::expect], "100-continue")) {

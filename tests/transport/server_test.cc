@@ -67,6 +67,27 @@ TEST(Server, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(server->stats().requests, 3u);
 }
 
+// What is already buffered is parsed at once; what is not is read. A body sent only after the server's
+// 100 Continue is read after its header; two requests that came in one segment are answered in order.
+TEST(Server, RequestsAreReadWholeWhetherBufferedOrStillToCome) {
+  auto server = StartServer({}, Echo);
+  RawClient c(server->port());
+  c.Write("POST /later HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_NE(c.ReadUntil("\r\n\r\n").find("HTTP/1.1 100 Continue"), std::string::npos);
+  c.buffer().clear();
+  c.Write("hello");
+  EXPECT_NE(c.ReadUntil("POST /later 5").find("HTTP/1.1 200 OK"), std::string::npos);
+  c.buffer().clear();
+  c.Write("POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+          "POST /two HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n");
+  const std::string got = c.ReadUntil("POST /two 2");
+  const size_t one = got.find("POST /one 3");
+  EXPECT_NE(one, std::string::npos) << got;
+  EXPECT_LT(one, got.find("POST /two 2")) << got;
+  EXPECT_EQ(server->stats().connections_accepted, 1u);
+  EXPECT_EQ(server->stats().requests, 3u);
+}
+
 // One io_context per server thread: connections are spread over the threads at accept, and everything
 // a connection's requests run (what they spawn on their executor included) stays on its thread.
 TEST(Server, ConnectionsAreSpreadOverItsThreadsAndEachStaysOnOne) {
