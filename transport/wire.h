@@ -3,7 +3,7 @@
 // Internal to transport/ (server.cc and client.cc): writing a complete HTTP/1.1 message with a sized
 // body. The start line and the header fields are laid out in one string straight from the transport's
 // own Request or Response, framed here (Content-Length; Connection: close when the connection ends),
-// then written with the body in one gather write. Beast's serializer reaches the same bytes through
+// then written with the body in one gather write, offered to a plain socket at once before any wait. Beast's serializer reaches the same bytes through
 // layered buffer-sequence views, and a Beast message built only to be serialized cost a lookup and an
 // allocation per field: callgrind showed both among the largest costs of the gateway's request path.
 // Reading stays Beast's (its parser, with its limits).
@@ -13,11 +13,15 @@
 #include <charconv>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -117,11 +121,32 @@ inline absl::StatusOr<std::string> ResponseHead(const Response& response, bool k
 }
 
 // Writes `head` and `body` in one gather write; returns (error, bytes written). Both must live until
-// the write completes.
+// the write completes. On a plain TCP stream the socket is first offered the whole message without
+// waiting: loopback and LAN peers take it all at once nearly always, and then no asynchronous write
+// (its composed operation, its timer, its posted completion) is needed. What the socket does not take
+// is written asynchronously, under the stream's timeout as before.
 template <typename Stream>
-auto AsyncWriteMessage(Stream& stream, const std::string& head, const std::string& body) {
-  const std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(body)};
-  return boost::asio::async_write(stream, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+boost::asio::awaitable<std::tuple<boost::system::error_code, size_t>> AsyncWriteMessage(Stream& stream,
+                                                                                        const std::string& head,
+                                                                                        const std::string& body) {
+  std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(body)};
+  size_t written = 0;
+  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
+    auto& socket = stream.socket();
+    boost::system::error_code ec;
+    if (!socket.non_blocking()) socket.non_blocking(true, ec);
+    if (!ec) written = socket.write_some(buffers, ec);
+    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return std::tuple(ec, written);
+    if (written == head.size() + body.size()) co_return std::tuple(boost::system::error_code(), written);
+    if (written >= head.size()) {
+      buffers[1] = boost::asio::buffer(body) + (written - head.size());
+      buffers[0] = boost::asio::const_buffer();
+    } else {
+      buffers[0] = boost::asio::buffer(head) + written;
+    }
+  }
+  auto [ec, n] = co_await boost::asio::async_write(stream, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+  co_return std::tuple(ec, written + n);
 }
 
 }  // namespace vmcp::transport::internal

@@ -219,6 +219,23 @@ TEST(Client, CallsFromAServerThreadDriveTheirConnectionThemselves) {
   EXPECT_EQ(stats.connections_reused, 7u);
 }
 
+// A request body larger than the socket takes at once is sent whole, the rest as the server reads.
+TEST(Client, RequestLargerThanTheSocketTakesAtOnceIsSentWhole) {
+  std::string big;
+  for (int i = 0; big.size() < 7 * 1024 * 1024; ++i) big += std::to_string(i) + ",";
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    Response r;
+    r.body = ex.request().body == big ? "intact" : "damaged";
+    co_await ex.Respond(std::move(r));
+  });
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  auto r = io.Run(client.Send(url, Post(big), {}));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "intact");
+}
+
 TEST(Client, PoolCapHoldsUnderTwoHundredConcurrentRequests) {
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};

@@ -88,6 +88,24 @@ TEST(Server, RequestsAreReadWholeWhetherBufferedOrStillToCome) {
   EXPECT_EQ(server->stats().requests, 3u);
 }
 
+// A response is offered to the socket whole at once; what the socket cannot take then (more than its
+// send buffer, while the peer is not reading) is written as the peer reads, and arrives intact.
+TEST(Server, ResponseLargerThanTheSocketTakesAtOnceArrivesWhole) {
+  const std::string big = std::string(12 * 1024 * 1024, 'x') + "END";
+  auto server = StartServer({}, [&](Exchange& ex) -> asio::awaitable<void> {
+    Response r;
+    r.body = big;
+    co_await ex.Respond(std::move(r));
+  });
+  RawClient c(server->port());
+  c.Write("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+  const std::string got = c.ReadUntil("END");
+  const size_t body = got.find("\r\n\r\n");
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_NE(got.find("Content-Length: " + std::to_string(big.size())), std::string::npos);
+  EXPECT_EQ(got.substr(body + 4), big);
+}
+
 // One io_context per server thread: connections are spread over the threads at accept, and everything
 // a connection's requests run (what they spawn on their executor included) stays on its thread.
 TEST(Server, ConnectionsAreSpreadOverItsThreadsAndEachStaysOnOne) {
