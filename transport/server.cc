@@ -386,6 +386,48 @@ class internal::ServerImpl final : public std::enable_shared_from_this<internal:
 
 // --- one connection -----------------------------------------------------------------------------
 
+// Beast's request parser (its grammar, limits and keep-alive rules), writing the request straight into
+// the transport's own Request: a Beast message built only to be copied field by field cost an
+// allocation, a name lookup and an ordered insert per field.
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  bool expects_continue() const { return expects_continue_; }
+  Request Take() { return std::move(request_); }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view method, beast::string_view target, int,
+                       beast::error_code&) override {
+    request_.method.assign(method.data(), method.size());
+    request_.target.assign(target.data(), target.size());
+  }
+  void on_response_impl(int, beast::string_view, int, beast::error_code& ec) override {
+    ec = http::error::bad_method;  // (never called: this parser reads requests)
+  }
+  void on_field_impl(http::field name, beast::string_view name_text, beast::string_view value,
+                     beast::error_code&) override {
+    if (name == http::field::expect && beast::iequals(value, "100-continue")) expects_continue_ = true;
+    request_.headers.Add(std::string(name_text), std::string(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  // (A length past the body limit was refused by the parser before this.)
+  void on_body_init_impl(const boost::optional<std::uint64_t>& length, beast::error_code&) override {
+    if (length) request_.body.reserve(static_cast<size_t>(*length));
+  }
+  size_t on_body_impl(beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  Request request_;
+  bool expects_continue_ = false;
+};
+
 template <typename Stream>
 class Session {
  public:
@@ -401,11 +443,11 @@ class Session {
   asio::awaitable<absl::StatusOr<std::shared_ptr<SseStream>>> BeginSse(Headers headers);
 
  private:
-  asio::awaitable<bool> ReadRequest(http::request_parser<http::string_body>& parser, bool first);
+  asio::awaitable<bool> ReadRequest(RequestParser& parser, bool first);
   // Feeds the buffered bytes to `parser` until it is done, wants more (not an error here) or fails;
   // `header_only` stops at the end of the header. An asynchronous read of bytes already buffered would
   // complete at once, but through the scheduler.
-  beast::error_code ParseBuffered(http::request_parser<http::string_body>& parser, bool header_only) {
+  beast::error_code ParseBuffered(RequestParser& parser, bool header_only) {
     beast::error_code ec;
     while (buffer_.size() > 0 && !parser.is_done() && !(header_only && parser.is_header_done())) {
       const size_t used = parser.put(buffer_.data(), ec);
@@ -466,7 +508,7 @@ class ExchangeImpl final : public ExchangeBase {
 };
 
 template <typename Stream>
-asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::string_body>& parser, bool first) {
+asio::awaitable<bool> Session<Stream>::ReadRequest(RequestParser& parser, bool first) {
   // Wait for the first byte within the idle time (the header time for a new connection), then for the
   // whole header within the header time, so a slow sender is cut however it trickles.
   if (buffer_.size() == 0) {
@@ -504,7 +546,6 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::st
     if (ec != http::error::end_of_stream && ec != asio::error::eof) co_await SendError(400, "malformed HTTP request");
     co_return false;
   }
-  auto& header = parser.get();
   if (parser.content_length() && *parser.content_length() > opt_.max_body_bytes) {
     const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
     co_await SendError(413, message);
@@ -520,7 +561,7 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(http::request_parser<http::st
     }
   }
   if (!parser.is_done()) {
-    if (beast::iequals(header[http::field::expect], "100-continue")) {
+    if (parser.expects_continue()) {
       http::response<http::empty_body> cont{http::status::continue_, 11};
       Lowest(stream_).expires_after(opt_.write_timeout);
       auto [wec, wn] = co_await http::async_write(stream_, cont, kTuple);
@@ -704,7 +745,7 @@ asio::awaitable<void> Session<Stream>::Run() {
   for (;;) {
     conn_->phase = ConnHandle::Phase::kIdle;
     if (server_->draining_) break;
-    http::request_parser<http::string_body> parser;
+    RequestParser parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_header_bytes));
     parser.body_limit(opt_.max_body_bytes);
     const bool ok = co_await ReadRequest(parser, first);
@@ -712,14 +753,9 @@ asio::awaitable<void> Session<Stream>::Run() {
     if (!ok) break;
     ++server_->requests_;
 
-    http::request<http::string_body> req = parser.release();
-    Request request;
-    request.method = std::string(req.method_string());
-    request.target = std::string(req.target());
-    for (const auto& f : req) request.headers.Add(std::string(f.name_string()), std::string(f.value()));
-    request.body = std::move(req.body());
+    keep_alive_ = parser.keep_alive() && !server_->draining_;
+    Request request = parser.Take();
     request.remote_address = remote_;
-    keep_alive_ = req.keep_alive() && !server_->draining_;
 
     ExchangeImpl<Stream> exchange(*this, std::move(request), keep_alive_);
     bool threw = false;

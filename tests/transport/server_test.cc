@@ -88,6 +88,30 @@ TEST(Server, RequestsAreReadWholeWhetherBufferedOrStillToCome) {
   EXPECT_EQ(server->stats().requests, 3u);
 }
 
+// Whether a connection is kept follows the request: HTTP/1.1 keeps it unless the client asks to close,
+// HTTP/1.0 closes it unless the client asks to keep it. The request's fields reach the handler in
+// their order, with their names as sent.
+TEST(Server, KeepAliveFollowsTheRequestsVersionAndConnectionField) {
+  auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
+    Response r;
+    for (const auto& f : ex.request().headers.fields()) r.body += f.name + "=" + f.value + ";";
+    co_await ex.Respond(std::move(r));
+  });
+  for (const auto& [request, kept] : std::vector<std::pair<std::string, bool>>{
+           {"GET / HTTP/1.1\r\nHost: x\r\nX-Two: 2\r\nx-one: 1\r\n\r\n", true},
+           {"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false},
+           {"GET / HTTP/1.0\r\nHost: x\r\n\r\n", false},
+           {"GET / HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n", true}}) {
+    RawClient c(server->port());
+    c.Write(request);
+    const std::string got = kept ? c.ReadUntil("\r\n\r\nHost=x;") : c.ReadToEof();
+    EXPECT_EQ(got.find("Connection: close") == std::string::npos, kept) << got;
+    if (request.find("X-Two") != std::string::npos) {
+      EXPECT_NE(c.ReadUntil("x-one=1;").find("Host=x;X-Two=2;x-one=1;"), std::string::npos) << c.buffer();
+    }
+  }
+}
+
 // A response is offered to the socket whole at once; what the socket cannot take then (more than its
 // send buffer, while the peer is not reading) is written as the peer reads, and arrives intact.
 TEST(Server, ResponseLargerThanTheSocketTakesAtOnceArrivesWhole) {
