@@ -1463,7 +1463,11 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   asio::awaitable<void> Handle(Exchange& ex) {
     ++requests_;
-    const std::string path(ex.request().Path());
+    const std::string_view path = ex.request().Path();
+    if (path == "/mcp") {  // (the hot path, tested first)
+      co_await HandleMcp(ex);
+      co_return;
+    }
     if (path == "/health" || path == "/ping") {
       Response r = JsonResponse(200, Json{{"status", "ok"}});
       co_await ex.Respond(std::move(r));
@@ -1481,7 +1485,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await ex.Respond(std::move(r));
       co_return;
     }
-    if (absl::StartsWith(path, auth::kProtectedResourcePath)) {
+    if (path.starts_with(auth::kProtectedResourcePath)) {
       // RFC 9728: where clients learn which authorization server issues tokens for this gateway.
       auto incoming = Incoming();
       Response r = incoming && !incoming->anonymous() && path == incoming->MetadataPath()
@@ -1503,7 +1507,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await ex.Respond(std::move(r));
       co_return;
     }
-    if (path == "/mcp" || path == "/" || path == "/sse" || path == "/messages" || path == "/message") {
+    if (path == "/" || path == "/sse" || path == "/messages" || path == "/message") {
       co_await HandleMcp(ex);
       co_return;
     }
@@ -1637,7 +1641,11 @@ class Core final : public std::enable_shared_from_this<Core> {
     // Who is calling (incomingAuth): a failure is answered here, 401 with the RFC 9728 challenge.
     auto who = co_await Authenticate(ex);
     if (!who) co_return;
-    const std::string path(req.Path());
+    const std::string_view path = req.Path();
+    if (req.method == "POST" && (path == "/mcp" || path == "/")) {  // (the hot path first)
+      co_await HandlePost(ex, who);
+      co_return;
+    }
     if (path == "/sse") {
       if (req.method == "GET") {
         co_await HandleLegacyStream(ex, who);

@@ -119,6 +119,49 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
          ec == asio::error::broken_pipe || ec == asio::ssl::error::stream_truncated;
 }
 
+// Beast's response parser (its grammar, limits and keep-alive rules), writing the status and fields
+// straight into the transport's own types and the body into whatever string the reader points it at:
+// a Beast message built only to be copied field by field cost an allocation, a name lookup and an
+// ordered insert per field. With no string to write to, body bytes stay unparsed (need_buffer, as
+// Beast's buffer_body does) until the reader gives one.
+class ResponseParser final : public http::basic_parser<false> {
+ public:
+  int status() const { return status_; }
+  const Headers& headers() const { return headers_; }
+  Headers TakeHeaders() { return std::move(headers_); }
+  void WriteBodyTo(std::string* sink) { sink_ = sink; }
+
+ private:
+  void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code& ec) override {
+    ec = http::error::bad_status;  // (never called: this parser reads responses)
+  }
+  void on_response_impl(int code, beast::string_view, int, beast::error_code&) override { status_ = code; }
+  void on_field_impl(http::field, beast::string_view name, beast::string_view value, beast::error_code&) override {
+    headers_.Add(std::string(name), std::string(value));
+  }
+  void on_header_impl(beast::error_code&) override {}
+  void on_body_init_impl(const boost::optional<std::uint64_t>&, beast::error_code&) override {}
+  size_t on_body_impl(beast::string_view body, beast::error_code& ec) override { return Take(body, ec); }
+  void on_chunk_header_impl(std::uint64_t, beast::string_view, beast::error_code&) override {}
+  size_t on_chunk_body_impl(std::uint64_t, beast::string_view body, beast::error_code& ec) override {
+    return Take(body, ec);
+  }
+  void on_finish_impl(beast::error_code&) override {}
+
+  size_t Take(beast::string_view body, beast::error_code& ec) {
+    if (sink_ == nullptr) {
+      ec = http::error::need_buffer;
+      return 0;
+    }
+    sink_->append(body.data(), body.size());
+    return body.size();
+  }
+
+  int status_ = 0;
+  Headers headers_;
+  std::string* sink_ = nullptr;
+};
+
 // One connection, plain or TLS, with its own strand.
 struct Conn {
   explicit Conn(Strand s)
@@ -418,10 +461,12 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     Attempt a;
     conn.lowest().expires_after(timeout);
     auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req.head, req.body);
-    http::response_parser<http::string_body> parser;
+    ResponseParser parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser.body_limit(opt_.max_response_body_bytes);
     if (req.head_only) parser.skip(true);
+    std::string body;
+    parser.WriteBodyTo(&body);
     if (wec) {
       // The server may have answered before taking the whole body (413): read that answer if it is there.
       conn.lowest().expires_after(std::chrono::seconds(2));
@@ -432,9 +477,9 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
         co_return a;
       }
       Response early;
-      early.status = static_cast<int>(parser.get().result_int());
-      for (const auto& f : parser.get()) early.headers.Add(std::string(f.name_string()), std::string(f.value()));
-      early.body = std::move(parser.get().body());
+      early.status = parser.status();
+      early.headers = parser.TakeHeaders();
+      early.body = std::move(body);
       a.response = std::move(early);
       co_return a;  // not reusable: the request was cut short
     }
@@ -445,11 +490,10 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
       co_return a;
     }
     conn.lowest().expires_never();
-    auto& res = parser.get();
     Response out;
-    out.status = static_cast<int>(res.result_int());
-    for (const auto& f : res) out.headers.Add(std::string(f.name_string()), std::string(f.value()));
-    out.body = std::move(res.body());
+    out.status = parser.status();
+    out.headers = parser.TakeHeaders();
+    out.body = std::move(body);
     a.reusable = parser.keep_alive();
     a.response = std::move(out);
     co_return a;
@@ -522,13 +566,9 @@ namespace {
 class ResponseStreamImpl final : public ResponseStream {
  public:
   ResponseStreamImpl(std::shared_ptr<internal::ClientImpl> client, std::shared_ptr<Pool> pool, std::unique_ptr<Conn> conn,
-                     std::unique_ptr<http::response_parser<http::buffer_body>> parser, bool pooled, Url url)
+                     std::unique_ptr<ResponseParser> parser, bool pooled, Url url)
       : client_(std::move(client)), pool_(std::move(pool)), conn_(std::move(conn)), parser_(std::move(parser)),
-        pooled_(pooled), url_(std::move(url)) {
-    const auto& res = parser_->get();
-    status_ = static_cast<int>(res.result_int());
-    for (const auto& f : res) headers_.Add(std::string(f.name_string()), std::string(f.value()));
-  }
+        pooled_(pooled), url_(std::move(url)), status_(parser_->status()), headers_(parser_->TakeHeaders()) {}
 
   ~ResponseStreamImpl() override { Finish(false); }
 
@@ -559,12 +599,14 @@ class ResponseStreamImpl final : public ResponseStream {
  private:
   template <typename S>
   asio::awaitable<absl::StatusOr<std::string>> ReadFrom(S& stream, Duration timeout) {
-    size_t want = 16 * 1024;
-    if (auto left = parser_->content_length_remaining(); left && *left > 0 && *left < want) want = static_cast<size_t>(*left);
-    std::string chunk(want, '\0');
+    // A chunk is what one read brings (a read takes at most 64 KiB), with what was already buffered.
+    std::string chunk;
+    parser_->WriteBodyTo(&chunk);
+    struct Unhook {
+      ResponseParser& parser;
+      ~Unhook() { parser.WriteBodyTo(nullptr); }
+    } unhook{*parser_};
     for (;;) {
-      parser_->get().body().data = chunk.data();
-      parser_->get().body().size = chunk.size();
       if (timeout > Duration::zero()) {
         conn_->lowest().expires_after(timeout);
       } else {
@@ -576,11 +618,7 @@ class ResponseStreamImpl final : public ResponseStream {
         if (ec == beast::error::timeout) co_return absl::DeadlineExceededError("reading the stream timed out");
         co_return absl::UnavailableError(absl::StrCat("the stream from ", url_.Authority(), " broke: ", ec.message()));
       }
-      const size_t got = chunk.size() - parser_->get().body().size;
-      if (got > 0) {
-        chunk.resize(got);
-        co_return chunk;
-      }
+      if (!chunk.empty()) co_return chunk;
       if (parser_->is_done()) co_return std::string();
     }
   }
@@ -614,7 +652,7 @@ class ResponseStreamImpl final : public ResponseStream {
   std::shared_ptr<internal::ClientImpl> client_;
   std::shared_ptr<Pool> pool_;
   std::unique_ptr<Conn> conn_;
-  std::unique_ptr<http::response_parser<http::buffer_body>> parser_;
+  std::unique_ptr<ResponseParser> parser_;
   bool pooled_;
   Url url_;
   int status_ = 0;
@@ -642,7 +680,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       if (!c.ok()) co_return c.status();
       conn = std::move(*c);
     }
-    auto parser = std::make_unique<http::response_parser<http::buffer_body>>();
+    auto parser = std::make_unique<ResponseParser>();
     parser->header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser->body_limit(boost::none);  // streams are bounded by their reader, chunk by chunk
     struct HeaderResult {
@@ -667,12 +705,16 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       // connection's strand (an answer to a POST, most of the time), not by a second one from Read().
       HeaderResult ok{absl::OkStatus(), false, std::nullopt};
       const auto length = parser->content_length();
-      const auto type = parser->get()[http::field::content_type];
+      const std::string_view type = parser->headers().Get("Content-Type").value_or("");
       if (!options.long_lived && length && *length <= kPrefetchLimit &&
-          type.find("text/event-stream") == beast::string_view::npos) {
-        std::string body(static_cast<size_t>(*length), '\0');
-        parser->get().body().data = body.data();
-        parser->get().body().size = body.size();
+          type.find("text/event-stream") == std::string_view::npos) {
+        std::string body;
+        body.reserve(static_cast<size_t>(*length));
+        parser->WriteBodyTo(&body);
+        struct Unhook {
+          ResponseParser& parser;
+          ~Unhook() { parser.WriteBodyTo(nullptr); }
+        } unhook{*parser};
         // What came in with the header is parsed here and now (most often the whole body); only the
         // rest is read, which saves an asynchronous step that would complete at once.
         while (!parser->is_done() && conn->buffer.size() > 0) {
