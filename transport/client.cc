@@ -120,16 +120,27 @@ bool IsStaleConnectionError(const beast::error_code& ec) {
 }
 
 // Beast's response parser (its grammar, limits and keep-alive rules), writing the status and fields
-// straight into the transport's own types and the body into whatever string the reader points it at:
-// a Beast message built only to be copied field by field cost an allocation, a name lookup and an
-// ordered insert per field. With no string to write to, body bytes stay unparsed (need_buffer, as
-// Beast's buffer_body does) until the reader gives one.
+// straight into the transport's own types and the body into the string a BodyTo names: a Beast
+// message built only to be copied field by field cost an allocation, a name lookup and an ordered
+// insert per field. While no string is named, body bytes stay unparsed (need_buffer, as Beast's
+// buffer_body does).
 class ResponseParser final : public http::basic_parser<false> {
  public:
   int status() const { return status_; }
   const Headers& headers() const { return headers_; }
   Headers TakeHeaders() { return std::move(headers_); }
-  void WriteBodyTo(std::string* sink) { sink_ = sink; }
+
+  // While one lives, the body parsed goes to the end of `sink`.
+  class BodyTo {
+   public:
+    BodyTo(ResponseParser& parser, std::string* sink) : parser_(parser) { parser_.sink_ = sink; }
+    ~BodyTo() { parser_.sink_ = nullptr; }
+    BodyTo(const BodyTo&) = delete;
+    BodyTo& operator=(const BodyTo&) = delete;
+
+   private:
+    ResponseParser& parser_;
+  };
 
  private:
   void on_request_impl(http::verb, beast::string_view, beast::string_view, int, beast::error_code& ec) override {
@@ -466,7 +477,7 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     parser.body_limit(opt_.max_response_body_bytes);
     if (req.head_only) parser.skip(true);
     std::string body;
-    parser.WriteBodyTo(&body);
+    const ResponseParser::BodyTo into_body(parser, &body);
     if (wec) {
       // The server may have answered before taking the whole body (413): read that answer if it is there.
       conn.lowest().expires_after(std::chrono::seconds(2));
@@ -601,11 +612,7 @@ class ResponseStreamImpl final : public ResponseStream {
   asio::awaitable<absl::StatusOr<std::string>> ReadFrom(S& stream, Duration timeout) {
     // A chunk is what one read brings (a read takes at most 64 KiB), with what was already buffered.
     std::string chunk;
-    parser_->WriteBodyTo(&chunk);
-    struct Unhook {
-      ResponseParser& parser;
-      ~Unhook() { parser.WriteBodyTo(nullptr); }
-    } unhook{*parser_};
+    const ResponseParser::BodyTo into_chunk(*parser_, &chunk);
     for (;;) {
       if (timeout > Duration::zero()) {
         conn_->lowest().expires_after(timeout);
@@ -710,11 +717,7 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
           type.find("text/event-stream") == std::string_view::npos) {
         std::string body;
         body.reserve(static_cast<size_t>(*length));
-        parser->WriteBodyTo(&body);
-        struct Unhook {
-          ResponseParser& parser;
-          ~Unhook() { parser.WriteBodyTo(nullptr); }
-        } unhook{*parser};
+        const ResponseParser::BodyTo into_body(*parser, &body);
         // What came in with the header is parsed here and now (most often the whole body); only the
         // rest is read, which saves an asynchronous step that would complete at once.
         while (!parser->is_done() && conn->buffer.size() > 0) {
