@@ -720,16 +720,9 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
         const ResponseParser::BodyTo into_body(*parser, &body);
         // What came in with the header is parsed here and now (most often the whole body); only the
         // rest is read, which saves an asynchronous step that would complete at once.
-        while (!parser->is_done() && conn->buffer.size() > 0) {
-          beast::error_code ec;
-          const size_t used = parser->put(conn->buffer.data(), ec);
-          conn->buffer.consume(used);
-          if (ec == http::error::need_buffer) ec = {};
-          if (ec) {
-            conn->lowest().expires_never();
-            co_return HeaderResult{Failure(ec, url, "reading the response"), false, std::nullopt};
-          }
-          if (used == 0) break;
+        if (const auto ec = internal::ParseBuffered(*parser, conn->buffer, /*header_only=*/false)) {
+          conn->lowest().expires_never();
+          co_return HeaderResult{Failure(ec, url, "reading the response"), false, std::nullopt};
         }
         while (!parser->is_done()) {
           auto [ec, n] = co_await http::async_read_some(stream, conn->buffer, *parser, kTuple);

@@ -444,19 +444,6 @@ class Session {
 
  private:
   asio::awaitable<bool> ReadRequest(RequestParser& parser, bool first);
-  // Feeds the buffered bytes to `parser` until it is done, wants more (not an error here) or fails;
-  // `header_only` stops at the end of the header. An asynchronous read of bytes already buffered would
-  // complete at once, but through the scheduler.
-  beast::error_code ParseBuffered(RequestParser& parser, bool header_only) {
-    beast::error_code ec;
-    while (buffer_.size() > 0 && !parser.is_done() && !(header_only && parser.is_header_done())) {
-      const size_t used = parser.put(buffer_.data(), ec);
-      buffer_.consume(used);
-      if (ec == http::error::need_more) return {};
-      if (ec || used == 0) break;
-    }
-    return ec;
-  }
   asio::awaitable<void> SendError(int status, std::string_view message);
   // Returns true when the connection may serve another request.
   asio::awaitable<bool> PumpSse(std::shared_ptr<SseStreamImpl> stream);
@@ -523,7 +510,7 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(RequestParser& parser, bool f
   conn_->phase = ConnHandle::Phase::kBusy;
   // The header (most often the whole request) is parsed from what is buffered, here and now; only what
   // has not arrived is read, within the header time.
-  beast::error_code ec = ParseBuffered(parser, /*header_only=*/true);
+  beast::error_code ec = internal::ParseBuffered(parser, buffer_, /*header_only=*/true);
   if (!ec && !parser.is_header_done()) {
     Lowest(stream_).expires_after(opt_.header_timeout);
     auto [rec, rn] = co_await http::async_read_header(stream_, buffer_, parser, kTuple);
@@ -552,7 +539,7 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(RequestParser& parser, bool f
     co_return false;
   }
   if (!parser.is_done()) {
-    if (const auto bec = ParseBuffered(parser, /*header_only=*/false); bec == http::error::body_limit) {
+    if (const auto bec = internal::ParseBuffered(parser, buffer_, /*header_only=*/false); bec == http::error::body_limit) {
       const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
       co_await SendError(413, message);
       co_return false;

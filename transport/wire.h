@@ -1,12 +1,13 @@
 // File: transport/wire.h
 //
 // Internal to transport/ (server.cc and client.cc): writing a complete HTTP/1.1 message with a sized
-// body. The start line and the header fields are laid out in one string straight from the transport's
-// own Request or Response, framed here (Content-Length; Connection: close when the connection ends),
-// then written with the body in one gather write, offered to a plain socket at once before any wait. Beast's serializer reaches the same bytes through
-// layered buffer-sequence views, and a Beast message built only to be serialized cost a lookup and an
+// body, and parsing what is already buffered. The start line and the header fields are laid out in one
+// string straight from the transport's own Request or Response, framed here (Content-Length;
+// Connection: close when the connection ends), then written with the body in one gather write, offered
+// to a plain socket at once before any wait. Beast's serializer reaches the same bytes through layered
+// buffer-sequence views, and a Beast message built only to be serialized cost a lookup and an
 // allocation per field: callgrind showed both among the largest costs of the gateway's request path.
-// Reading stays Beast's (its parser, with its limits).
+// Reading stays Beast's parser, with its limits; bytes already buffered are fed to it directly.
 #pragma once
 
 #include <array>
@@ -21,7 +22,11 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/buffers_suffix.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/basic_parser.hpp>
+#include <boost/beast/http/error.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -129,24 +134,38 @@ template <typename Stream>
 boost::asio::awaitable<std::tuple<boost::system::error_code, size_t>> AsyncWriteMessage(Stream& stream,
                                                                                         const std::string& head,
                                                                                         const std::string& body) {
-  std::array<boost::asio::const_buffer, 2> buffers{boost::asio::buffer(head), boost::asio::buffer(body)};
+  boost::beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(
+      std::array<boost::asio::const_buffer, 2>{boost::asio::buffer(head), boost::asio::buffer(body)});
   size_t written = 0;
   if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
     auto& socket = stream.socket();
     boost::system::error_code ec;
     if (!socket.non_blocking()) socket.non_blocking(true, ec);
-    if (!ec) written = socket.write_some(buffers, ec);
+    if (!ec) written = socket.write_some(rest, ec);
     if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return std::tuple(ec, written);
     if (written == head.size() + body.size()) co_return std::tuple(boost::system::error_code(), written);
-    if (written >= head.size()) {
-      buffers[1] = boost::asio::buffer(body) + (written - head.size());
-      buffers[0] = boost::asio::const_buffer();
-    } else {
-      buffers[0] = boost::asio::buffer(head) + written;
-    }
+    rest.consume(written);
   }
-  auto [ec, n] = co_await boost::asio::async_write(stream, buffers, boost::asio::as_tuple(boost::asio::use_awaitable));
+  auto [ec, n] = co_await boost::asio::async_write(stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return std::tuple(ec, written + n);
+}
+
+// Feeds the bytes `buffer` holds to `parser` until it is done (with `header_only`, until its header is),
+// wants more bytes, or fails. Wanting more, or a place for the body (need_buffer), is not an error here:
+// the caller reads on. An asynchronous read of bytes already buffered would complete at once, but
+// through the scheduler.
+template <bool isRequest>
+boost::beast::error_code ParseBuffered(boost::beast::http::basic_parser<isRequest>& parser,
+                                       boost::beast::flat_buffer& buffer, bool header_only) {
+  namespace http = boost::beast::http;
+  boost::beast::error_code ec;
+  while (buffer.size() > 0 && !parser.is_done() && !(header_only && parser.is_header_done())) {
+    const size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_more || ec == http::error::need_buffer) return {};
+    if (ec || used == 0) break;
+  }
+  return ec;
 }
 
 }  // namespace vmcp::transport::internal
