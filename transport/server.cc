@@ -666,9 +666,19 @@ asio::awaitable<bool> Session<Stream>::PumpSse(std::shared_ptr<SseStreamImpl> st
   auto done_timer = std::make_shared<asio::steady_timer>(executor, asio::steady_timer::time_point::max());
   auto peer_gone = std::make_shared<bool>(false);
   auto watcher_done = std::make_shared<bool>(false);
-  stream->SetWake([strand = conn_->strand, weak = std::weak_ptr<asio::steady_timer>(wake)] {
-    asio::post(strand, [weak] {
-      if (auto t = weak.lock()) t->cancel();
+  // A wake-up; on overflow also the end of a write stuck on a reader that stopped reading, which would
+  // otherwise hold the connection until the write timeout. (The timer lives as long as this pump, and
+  // the socket outlives the pump.)
+  stream->SetWake([strand = conn_->strand, weak = std::weak_ptr<asio::steady_timer>(wake),
+                   stream_weak = std::weak_ptr<SseStreamImpl>(stream), socket = &Lowest(stream_).socket()] {
+    asio::post(strand, [weak, stream_weak, socket] {
+      auto t = weak.lock();
+      if (!t) return;
+      t->cancel();
+      if (auto s = stream_weak.lock(); s && s->overflowed()) {
+        beast::error_code ec;
+        socket->cancel(ec);
+      }
     });
   });
   conn_->phase = ConnHandle::Phase::kStreaming;
@@ -682,10 +692,7 @@ asio::awaitable<bool> Session<Stream>::PumpSse(std::shared_ptr<SseStreamImpl> st
     bool closing = false;
     bool overflowed = false;
     std::string batch = stream->TakeAll(closing, overflowed);
-    if (overflowed) {
-      ++server_->overflows_;
-      break;
-    }
+    if (overflowed) break;
     if (*peer_gone) break;
     if (!batch.empty()) {
       Lowest(stream_).expires_after(opt_.write_timeout);
@@ -710,6 +717,7 @@ asio::awaitable<bool> Session<Stream>::PumpSse(std::shared_ptr<SseStreamImpl> st
     }
   }
   // Counters first: End() runs the owner's OnClosed callbacks, which may look at them.
+  if (stream->overflowed()) ++server_->overflows_;  // (found above, or ending a write it cut short)
   --server_->streams_active_;
   conn_->stream.reset();
   stream->End();
