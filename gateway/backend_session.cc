@@ -3,6 +3,7 @@
 #include "gateway/backend_session.h"
 
 #include <atomic>
+#include <charconv>
 #include <map>
 #include <set>
 #include <mutex>
@@ -72,20 +73,21 @@ class BackendBase : public BackendSession {
   }
   asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
                                              std::shared_ptr<BackendEvents> call_events) override {
-    auto answer = co_await Forward(std::move(method), std::move(params), std::move(call_events), /*text_ok=*/false);
+    OutgoingRequest request = OutgoingRequest::Of(std::move(method), params);
+    auto answer = co_await Forward(std::move(request), std::move(call_events), /*text_ok=*/false);
     if (!answer.ok()) co_return answer.status();
     co_return std::move(answer->message);
   }
-  asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(std::string method, Json params,
-                                                         std::shared_ptr<BackendEvents> call_events, bool text_ok) override {
-    const size_t index = MethodIndex(method);
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(OutgoingRequest request, std::shared_ptr<BackendEvents> call_events,
+                                                         bool text_ok) override {
+    const size_t index = MethodIndex(request.method);
     const auto started = Clock::now();
     if (target_.health && target_.health->Admit(started) == BackendHealth::Admission::kReject) {
       if (target_.metrics) target_.metrics->method(index).Record(Duration::zero(), true);
       co_return target_.health->Rejected(started);
     }
     in_flight_.fetch_add(1);
-    auto response = co_await Send(std::move(method), std::move(params), std::move(call_events), text_ok);
+    auto response = co_await Send(std::move(request), std::move(call_events), text_ok);
     in_flight_.fetch_sub(1);
     // The breaker learns from transport outcomes; an answer (even a JSON-RPC error) means the backend is up.
     if (target_.health) target_.health->RecordCall(response.status(), Clock::now());
@@ -258,7 +260,7 @@ class BackendBase : public BackendSession {
   // initialize + notifications/initialized (+ the transport's streams).
   virtual asio::awaitable<absl::Status> Open(Json client_capabilities) = 0;
   // One request; the whole response message (a result as text, when `text_ok` and the transport can).
-  virtual asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
+  virtual asio::awaitable<absl::StatusOr<BackendAnswer>> Send(OutgoingRequest request,
                                                               std::shared_ptr<BackendEvents> call_events, bool text_ok) = 0;
 
   void CountClosed() {
@@ -303,22 +305,23 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   // A request the backend rejects because it no longer knows the session (404, or 400 "Session not
   // found") never ran: the session is re-initialized (once for all the calls that saw it lost) and the
   // request sent again, once.
-  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
-                                                      std::shared_ptr<BackendEvents> call_events, bool text_ok) override {
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(OutgoingRequest request, std::shared_ptr<BackendEvents> call_events,
+                                                      bool text_ok) override {
     if (closed_) co_return Failure("session closed");
-    // What a re-initialized session must be told again is kept (small); the request is built once.
+    const std::string& method = request.method;
+    // What a re-initialized session must be told again is kept (small).
     const bool remembered = method == "logging/setLevel" || method == "resources/subscribe" || method == "resources/unsubscribe";
-    const std::string kept_method = remembered ? method : std::string();
-    const Json kept_params = remembered ? params : Json();
-    Json request = MakeRequest(0, std::move(method), std::move(params));
     for (int attempt = 0;; ++attempt) {
       const uint64_t generation = generation_.load();
       const int64_t id = NextId();
-      request["id"] = id;
+      request.SetId(id);
       if (call_events) call_events->OnCallSent(name(), id);
-      auto response = co_await Post(request, call_events, text_ok ? PostKind::kTextOk : PostKind::kMessage);
+      std::string body = request.text;  // (kept for a second attempt)
+      Json id_value = id;
+      auto response = co_await Post(std::move(body), std::move(id_value), call_events,
+                                    text_ok ? PostKind::kTextOk : PostKind::kMessage);
       if (response.ok() || response.status().code() != absl::StatusCode::kNotFound || attempt > 0 || closed_) {
-        if (remembered && response.ok() && !response->is_error()) Remember(kept_method, kept_params);
+        if (remembered && response.ok() && !response->is_error()) Remember(method, Parse(request.text).value("params", Json()));
         co_return response;
       }
       absl::Status reinit = co_await Reinitialize(generation);
@@ -329,9 +332,10 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   }
 
   asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
-    Json notification = MakeNotification(std::move(method), std::move(params));
+    std::string notification = Dump(MakeNotification(std::move(method), std::move(params)));
+    Json no_id;
     std::shared_ptr<BackendEvents> none;
-    auto r = co_await Post(std::move(notification), none, PostKind::kMessage);
+    auto r = co_await Post(std::move(notification), std::move(no_id), none, PostKind::kMessage);
     co_return r.status();
   }
 
@@ -346,9 +350,10 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     // Arguments of coroutine calls are named, never temporaries: GCC 12 destroys a temporary passed to a
     // coroutine's by-value parameter twice.
-    Json request = MakeRequest(NextId(), "initialize", InitializeParams(caps));
+    Json id = NextId();
+    std::string request = Dump(MakeRequest(id, "initialize", InitializeParams(caps)));
     std::shared_ptr<BackendEvents> none;
-    auto response = co_await Post(std::move(request), none, PostKind::kInitialize);
+    auto response = co_await Post(std::move(request), std::move(id), none, PostKind::kInitialize);
     if (!response.ok()) co_return response.status();
     if (absl::Status s = Adopt(response->message); !s.ok()) co_return s;
     std::string initialized = "notifications/initialized";
@@ -404,12 +409,14 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     }
     std::shared_ptr<BackendEvents> none;
     if (!level.empty()) {
-      Json request = MakeRequest(NextId(), "logging/setLevel", Json{{"level", level}});
-      co_await Post(std::move(request), none, PostKind::kMessage);
+      Json id = NextId();
+      std::string request = Dump(MakeRequest(id, "logging/setLevel", Json{{"level", level}}));
+      co_await Post(std::move(request), std::move(id), none, PostKind::kMessage);
     }
     for (const std::string& uri : subscriptions) {
-      Json request = MakeRequest(NextId(), "resources/subscribe", Json{{"uri", uri}});
-      co_await Post(std::move(request), none, PostKind::kMessage);
+      Json id = NextId();
+      std::string request = Dump(MakeRequest(id, "resources/subscribe", Json{{"uri", uri}}));
+      co_await Post(std::move(request), std::move(id), none, PostKind::kMessage);
     }
   }
 
@@ -450,22 +457,23 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     } else {
       message["error"] = std::move(error);
     }
+    std::string answer = Dump(message);
+    Json no_id;
     std::shared_ptr<BackendEvents> none;
-    co_await Post(std::move(message), none, PostKind::kMessage);
+    co_await Post(std::move(answer), std::move(no_id), none, PostKind::kMessage);
   }
 
   // What a POST is: a message whose answer is parsed, a request whose result may stay text, the
   // session's initialize.
   enum class PostKind { kMessage, kTextOk, kInitialize };
 
-  // POSTs one message. For a request, returns the response (read from a JSON body or from the SSE
-  // stream, relaying whatever else the stream carries); for a notification or response, nothing.
-  // (`message` lives in the caller's frame for the whole call.)
-  asio::awaitable<absl::StatusOr<BackendAnswer>> Post(const Json& message, std::shared_ptr<BackendEvents> call_events,
+  // POSTs one message (`body`). For a request (`id` not null: the request's), returns the response (read
+  // from a JSON body or from the SSE stream, relaying whatever else the stream carries); for a
+  // notification or response, nothing.
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Post(std::string body, Json id, std::shared_ptr<BackendEvents> call_events,
                                                       PostKind kind) {
     const bool initialize = kind == PostKind::kInitialize;
-    const bool is_request = message.contains("method") && message.contains("id");
-    const Json id = is_request ? message["id"] : Json();
+    const bool is_request = !id.is_null();
     transport::Request req = BaseRequest("POST");
     if (initialize) req.headers.Remove("Mcp-Session-Id");  // a new session
     AddTrace(req, call_events ? call_events->Trace() : nullptr);
@@ -476,7 +484,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     const auto sent_at = Clock::now();
     req.headers.Set("Content-Type", "application/json");
     req.headers.Set("Accept", "application/json, text/event-stream");
-    req.body = Dump(message);
+    req.body = std::move(body);
     const auto deadline = Clock::now() + target_.timeout;
 
     // (only on a session that was up: a backend down at the first handshake is reported at once)
@@ -721,10 +729,9 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
       }
     }
     asio::co_spawn(client_executor_, ReadStream(shared_from_this(), stream), asio::detached);
-    std::string method = "initialize";
-    Json params = InitializeParams(client_capabilities);
+    OutgoingRequest initialize = OutgoingRequest::Of("initialize", InitializeParams(client_capabilities));
     std::shared_ptr<BackendEvents> none;
-    auto response = co_await Send(std::move(method), std::move(params), none, /*text_ok=*/false);
+    auto response = co_await Send(std::move(initialize), none, /*text_ok=*/false);
     if (!response.ok()) co_return response.status();
     if (absl::Status s = Adopt(response->message); !s.ok()) co_return s;
     std::string initialized = "notifications/initialized";
@@ -733,8 +740,8 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
   }
 
   // (answers come parsed: they are matched to their requests on the stream)
-  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(std::string method, Json params,
-                                                      std::shared_ptr<BackendEvents> call_events, bool) override {
+  asio::awaitable<absl::StatusOr<BackendAnswer>> Send(OutgoingRequest request, std::shared_ptr<BackendEvents> call_events,
+                                                      bool) override {
     if (closed_) co_return Failure("session closed");
     const int64_t id = NextId();
     if (call_events) call_events->OnCallSent(name(), id);
@@ -743,8 +750,8 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
       std::lock_guard lock(pending_mu_);
       pending_[id] = {channel, call_events};
     }
-    Json request = MakeRequest(id, std::move(method), std::move(params));
-    absl::Status sent = co_await Send(std::move(request), call_events.get());
+    request.SetId(id);
+    absl::Status sent = co_await Send(std::move(request.text), call_events.get());
     if (!sent.ok()) {
       Forget(id);
       co_return sent;
@@ -761,7 +768,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
   }
 
   asio::awaitable<absl::Status> Notify(std::string method, Json params) override {
-    Json notification = MakeNotification(std::move(method), std::move(params));
+    std::string notification = Dump(MakeNotification(std::move(method), std::move(params)));
     co_return co_await Send(std::move(notification));
   }
 
@@ -780,15 +787,16 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     } else {
       message["error"] = std::move(error);
     }
-    co_await Send(std::move(message));
+    std::string answer = Dump(message);
+    co_await Send(std::move(answer));
   }
 
-  asio::awaitable<absl::Status> Send(Json message, const BackendEvents* call = nullptr) {
+  asio::awaitable<absl::Status> Send(std::string body, const BackendEvents* call = nullptr) {
     transport::Request post = BaseRequest("POST");
     AddTrace(post, call ? call->Trace() : nullptr);
     if (absl::Status s = co_await Decorate(post, call); !s.ok()) co_return s;
     post.headers.Set("Content-Type", "application/json");
-    post.body = Dump(message);
+    post.body = std::move(body);
     const auto sent_at = Clock::now();
     auto r = co_await client_->Send(post_url_, std::move(post), target_.endpoint, target_.timeout);
     Audit(r.ok() ? r->status : 0, r.status(), sent_at);
@@ -871,6 +879,31 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
 };
 
 }  // namespace
+
+OutgoingRequest OutgoingRequest::Of(std::string method, const Json& params) {
+  OutgoingRequest r;
+  r.text = R"({"jsonrpc":"2.0","id":)";
+  r.id_at = r.text.size();
+  r.text += '0';
+  r.id_size = 1;
+  r.text += R"(,"method":)";
+  AppendQuoted(r.text, method);
+  if (!params.is_null()) {
+    r.text += R"(,"params":)";
+    AppendDump(r.text, params);
+  }
+  r.text += '}';
+  r.method = std::move(method);
+  return r;
+}
+
+void OutgoingRequest::SetId(int64_t id) {
+  char digits[24];
+  const char* end = std::to_chars(digits, digits + sizeof digits, id).ptr;
+  const size_t size = static_cast<size_t>(end - digits);
+  text.replace(id_at, id_size, digits, size);
+  id_size = size;
+}
 
 std::shared_ptr<BackendSession> MakeBackendSession(std::shared_ptr<transport::HttpClient> client, BackendTarget target,
                                                    std::shared_ptr<BackendEvents> session_events) {

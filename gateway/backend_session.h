@@ -107,6 +107,19 @@ struct BackendTarget {
   std::function<void(const BackendExchange&)> audit;
 };
 
+// A request on its way to a backend: its JSON text, with a slot where the session writes the id it
+// gives the request. Made from a method and params (Of), or a client's request passed on as the text it
+// came as (its tool's name changed, see ScanToolCall).
+struct OutgoingRequest {
+  std::string method;
+  std::string text;  // the whole request; its id's text is text.substr(id_at, id_size)
+  size_t id_at = 0;
+  size_t id_size = 0;
+
+  static OutgoingRequest Of(std::string method, const Json& params);  // (null params: none sent)
+  void SetId(int64_t id);
+};
+
 // A backend's answer to a request. A result the caller passes on without looking into it can stay the
 // text the backend wrote (checked by ScanResult, every value read): `text`, with its `shape`. Otherwise
 // the response message, parsed: `message`.
@@ -131,8 +144,9 @@ class BackendSession {
   // `id` is the backend-side id). Transport failures and timeouts are a Status naming the backend.
   virtual boost::asio::awaitable<absl::StatusOr<Json>> Call(std::string method, Json params,
                                                             std::shared_ptr<BackendEvents> call_events) = 0;
-  // The same, with a result passed on as text when `text_ok` (see BackendAnswer).
-  virtual boost::asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(std::string method, Json params,
+  // The same for a request already written, with a result passed on as text when `text_ok` (see
+  // BackendAnswer).
+  virtual boost::asio::awaitable<absl::StatusOr<BackendAnswer>> Forward(OutgoingRequest request,
                                                                         std::shared_ptr<BackendEvents> call_events,
                                                                         bool text_ok) = 0;
 

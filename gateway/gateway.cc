@@ -65,6 +65,7 @@ using gateway::BackendEvents;
 using gateway::BackendSession;
 using gateway::BackendTarget;
 using gateway::Json;
+using gateway::OutgoingRequest;
 using transport::Exchange;
 using transport::Response;
 using transport::SseStream;
@@ -416,6 +417,53 @@ struct RequestScope {
   // as the backend wrote it. (A call whose answer goes on an SSE stream instead parses it there.)
   bool raw_ok = false;
   std::string raw;
+};
+
+// One client request, as Dispatch and Route take it: its id, method and params, parsed (Of); or a
+// tools/call read as text (OfText, see ScanToolCall), whose own text goes to the backend with the id
+// and the tool's name changed, and whose params are never parsed.
+struct ClientRequest {
+  Json id;
+  std::string id_text;  // Dump(id): what the request is known by (cancels, the log)
+  std::string method;
+  Json params;  // (parsed requests)
+  std::string text;  // (a tools/call read as text)
+  gateway::ToolCallShape shape;  // where its parts are in `text`
+
+  // A request message (one Classify calls a request).
+  static ClientRequest Of(Json message) {
+    ClientRequest r;
+    r.id = std::move(message["id"]);
+    r.id_text = gateway::Dump(r.id);
+    r.method = message["method"].get<std::string>();
+    r.params = message.contains("params") ? std::move(message["params"]) : Json::object();
+    return r;
+  }
+  static ClientRequest OfText(std::string text, gateway::ToolCallShape shape) {
+    ClientRequest r;
+    r.id = shape.id;
+    r.id_text = text.substr(shape.id_at, shape.id_size);
+    r.method = "tools/call";
+    r.text = std::move(text);
+    r.shape = std::move(shape);
+    return r;
+  }
+  bool is_text() const { return !text.empty(); }
+  const std::string& tool_name() const { return shape.name; }  // (a text request's)
+
+  // A text request on its way to the backend that knows the tool as `name`.
+  OutgoingRequest ToBackend(std::string_view name) && {
+    std::string quoted;
+    gateway::AppendQuoted(quoted, name);
+    OutgoingRequest out;
+    out.method = std::move(method);
+    out.id_at = shape.id_at;
+    out.id_size = shape.id_size;
+    if (shape.name_at < shape.id_at) out.id_at = out.id_at - shape.name_size + quoted.size();
+    text.replace(shape.name_at, shape.name_size, quoted);
+    out.text = std::move(text);
+    return out;
+  }
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1833,11 +1881,17 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   asio::awaitable<void> HandlePost(Exchange& ex, Caller who) {
     auto scope = Scope(ex.request());
-    auto parsed = co_await ParseMessage(ex);
-    if (!parsed) co_return;
-    Json message = std::move(*parsed);
-    const gateway::MessageKind kind = gateway::Classify(message);
-    if (kind == gateway::MessageKind::kRequest && message["method"] == "initialize") {
+    // A tool call is read as text (nearly every request is one); everything else is parsed.
+    std::optional<gateway::ToolCallShape> tool_call = gateway::ScanToolCall(ex.request().body);
+    Json message;
+    gateway::MessageKind kind = gateway::MessageKind::kRequest;
+    if (!tool_call) {
+      auto parsed = co_await ParseMessage(ex);
+      if (!parsed) co_return;
+      message = std::move(*parsed);
+      kind = gateway::Classify(message);
+    }
+    if (!tool_call && kind == gateway::MessageKind::kRequest && message["method"] == "initialize") {
       if (draining_) {
         co_await RefuseWhileDraining(ex, message["id"]);
         co_return;
@@ -1852,7 +1906,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await Reply(ex, 200, std::move(body), session_header);
       co_return;
     }
-    const Json id = kind == gateway::MessageKind::kRequest ? message["id"] : Json();
+    const Json id = tool_call ? tool_call->id : kind == gateway::MessageKind::kRequest ? message["id"] : Json();
     if (kind == gateway::MessageKind::kRequest && draining_) {
       co_await RefuseWhileDraining(ex, id);
       co_return;
@@ -1870,6 +1924,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await ex.Respond(std::move(accepted));
       co_return;
     }
+    ClientRequest request = tool_call ? ClientRequest::OfText(ex.request().body, std::move(*tool_call))
+                                      : ClientRequest::Of(std::move(message));
     // The request runs on its own; this exchange waits for its answer, or for the client's cancel (then
     // 202 at once). A tool call may relay progress, logs or requests to the client while it runs: when the
     // client takes SSE, the call's first event (or kLazySse without an answer) opens the stream and the
@@ -1881,9 +1937,9 @@ class Core final : public std::enable_shared_from_this<Core> {
     auto wake = std::make_shared<Channel>(here, 2);
     scope->wake = wake;
     std::shared_ptr<CallStream> call;
-    if (accepts_sse && message["method"] == "tools/call") call = session->PrepareCall(wake);
+    if (accepts_sse && request.method == "tools/call") call = session->PrepareCall(wake);
     scope->raw_ok = true;
-    asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(message), call, scope)), asio::detached);
+    asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(request), call, scope)), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
     std::shared_ptr<asio::steady_timer> timer;
@@ -1918,10 +1974,10 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // Runs one client request and hands its answer to the exchange waiting in HandlePost: through `wake`
   // as JSON, or on the call's SSE stream once that opened.
-  asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> call,
+  asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, ClientRequest request, std::shared_ptr<CallStream> call,
                                std::shared_ptr<RequestScope> scope) {
     const std::shared_ptr<Channel> wake = scope->wake;
-    Json response = co_await Dispatch(session, std::move(message), call, scope);
+    Json response = co_await Dispatch(session, std::move(request), call, scope);
     if (!call) {
       wake->try_send(boost::system::error_code{}, std::move(response));  // (null: cancelled; the exchange knows)
       co_return;
@@ -2016,7 +2072,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       response = co_await InitializeSession(session, std::move(message));
     } else {
       std::shared_ptr<CallStream> no_stream;
-      response = co_await Dispatch(session, std::move(message), no_stream, scope);
+      ClientRequest request = ClientRequest::Of(std::move(message));
+      response = co_await Dispatch(session, std::move(request), no_stream, scope);
     }
     if (!response.is_null()) session->SendToClient(response, nullptr);
   }
@@ -2100,10 +2157,11 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // Answers one client request. What backends send while it runs goes to `stream` when there is one.
   // Malformed params (a name that is not a string, ...) are -32602 errors, never an exception out.
-  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> stream,
-                                 std::shared_ptr<RequestScope> scope) {
-    const Json id = message["id"];
-    const std::string method_name = message["method"].get<std::string>();
+  asio::awaitable<Json> Dispatch(std::shared_ptr<ClientSession> session, ClientRequest request,
+                                 std::shared_ptr<CallStream> stream, std::shared_ptr<RequestScope> scope) {
+    const Json id = request.id;
+    const std::string id_text = request.id_text;
+    const std::string method_name = request.method;
     const size_t method = gateway::MethodIndex(method_name);
     const auto started = Clock::now();
     InFlight in_flight(this);
@@ -2111,7 +2169,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     std::string problem;
     Json response;
     try {
-      response = co_await Route(session, std::move(message), std::move(stream), scope);
+      response = co_await Route(session, std::move(request), std::move(stream), scope);
     } catch (const Json::exception& e) {
       problem = e.what();
       response = gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
@@ -2121,7 +2179,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       response = InternalError(id, e);
     }
     const bool error = RecordClient(method, started, response);
-    Finished(*session, *scope, id, method_name, started, response, error);
+    Finished(*session, *scope, id_text, method_name, started, response, error);
     co_return response;
   }
 
@@ -2165,8 +2223,8 @@ class Core final : public std::enable_shared_from_this<Core> {
 
  private:
   // One log line and one server span per answered client request.
-  void Finished(const ClientSession& session, const RequestScope& scope, const Json& id, const std::string& method,
-                Clock::time_point started, const Json& response, bool error) {
+  void Finished(const ClientSession& session, const RequestScope& scope, const std::string& id_text,
+                const std::string& method, Clock::time_point started, const Json& response, bool error) {
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
     std::string message;
     if (response.is_object() && response.contains("error") && response["error"].is_object()) {
@@ -2174,7 +2232,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (log_->enabled(gateway::LogLevel::kInfo)) {
       auto line = log_->Start(gateway::LogLevel::kInfo, "mcp request");
-      line.Str("request_id", gateway::Dump(id))
+      line.Str("request_id", id_text)
           .Str("session", gateway::SessionTag(session.id()))
           .Str("method", method)
           .Num("duration_ms", std::round(ms * 1000) / 1000)
@@ -2212,13 +2270,13 @@ class Core final : public std::enable_shared_from_this<Core> {
     return error;
   }
 
-  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, Json message, std::shared_ptr<CallStream> stream,
-                              std::shared_ptr<RequestScope> scope) {
-    const std::string method = message["method"];
-    const Json id = message["id"];
-    // (the message is this call's own: its params are taken, not copied, and become what is forwarded)
-    Json params = message.contains("params") ? std::move(message["params"]) : Json::object();
-    if (!params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
+  asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, ClientRequest request,
+                              std::shared_ptr<CallStream> stream, std::shared_ptr<RequestScope> scope) {
+    const std::string method = request.method;
+    const Json& id = request.id;
+    // (the request is this call's own: its params are taken, not copied, and become what is forwarded)
+    Json params = std::move(request.params);
+    if (!request.is_text() && !params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
     if (method == "ping") co_return gateway::MakeResult(id, Json::object());
     if (method == "tools/call") metrics_->tool_calls.fetch_add(1, std::memory_order_relaxed);
     if (method == "initialize") {
@@ -2291,17 +2349,23 @@ class Core final : public std::enable_shared_from_this<Core> {
     };
     std::string backend;
     std::string tool_name;  // as the client called it
+    std::optional<OutgoingRequest> outgoing;
     if (method == "tools/call") {
-      tool_name = text("name");
+      tool_name = request.is_text() ? request.tool_name() : text("name");
       const gateway::ToolRoute* route = catalogue->ResolveTool(tool_name);
       if (route == nullptr || !route->advertised) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown tool: ", tool_name));
       }
-      if (params.contains("arguments") && !params["arguments"].is_object()) {
+      // (a text request's arguments are an object: ScanToolCall took no other)
+      if (!request.is_text() && params.contains("arguments") && !params["arguments"].is_object()) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: arguments must be an object");
       }
       backend = route->backend;
-      params["name"] = route->original_name;
+      if (request.is_text()) {
+        outgoing = std::move(request).ToBackend(route->original_name);
+      } else {
+        params["name"] = route->original_name;
+      }
     } else if (method == "prompts/get") {
       const gateway::PromptRoute* route = catalogue->ResolvePrompt(text("name"));
       if (route == nullptr) {
@@ -2346,14 +2410,14 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!target) co_return Unavailable(method, id, backend, "not connected");
     // The client's notifications/cancelled wakes the HTTP exchange waiting for this answer at once (see
     // HandlePost); the backend, told too, may still answer: that answer is dropped.
-    const std::string call_key = gateway::Dump(id);
+    const std::string& call_key = request.id_text;
     session->BeginCall(call_key, scope->wake, stream, scope->in_flight);
     gateway::TraceContext client_span = scope->trace.Child();
     const auto call_started = std::chrono::system_clock::now();
     auto events = std::make_shared<CallEvents>(session, stream, call_key, client_span);
     events->client_headers_ = scope->client_headers;
-    std::string m = method;
-    auto answer = co_await target->Forward(std::move(m), std::move(params), events, scope->raw_ok);
+    if (!outgoing) outgoing = OutgoingRequest::Of(method, params);
+    auto answer = co_await target->Forward(std::move(*outgoing), events, scope->raw_ok);
     if (session->EndCall(call_key)) co_return Json();  // cancelled: no answer
     if (exporter_ && client_span.sampled) {
       gateway::Span span;
@@ -2374,7 +2438,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (answer->is_text()) {
       // A result passed on as the backend wrote it, with the client's id; the stand-in returned says
       // what the log and the metrics need (a tool's error).
-      scope->raw = gateway::WithId(std::move(answer->text), answer->shape, gateway::Dump(id));
+      scope->raw = gateway::WithId(std::move(answer->text), answer->shape, request.id_text);
       Json result = Json::object();
       if (answer->shape.tool_error) result["isError"] = true;
       co_return gateway::MakeResult(id, std::move(result));

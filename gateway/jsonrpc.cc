@@ -168,25 +168,88 @@ bool CheckResult(ondemand::value v, bool& tool_error) {
   return true;
 }
 
+// One scan of a text with simdjson's on-demand parser. simdjson reads up to SIMDJSON_PADDING bytes past
+// the text: it is copied (one copy a thread, kept unless it grew large) with zeros after it. A scan's
+// values point into that copy; offsets into it are offsets into the text. (One scan at a time a thread.)
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : size_(text.size()) {
+    padded().assign(text);
+    padded().append(simdjson::SIMDJSON_PADDING, '\0');
+  }
+  ~Scanner() {  // (after a large text, neither buffer is kept)
+    if (padded().capacity() > kKeptParserCapacity) std::string().swap(padded());
+    if (parser().capacity() > kKeptParserCapacity) parser() = ondemand::parser();
+  }
+  Scanner(const Scanner&) = delete;
+  Scanner& operator=(const Scanner&) = delete;
+
+  // The text's top-level object; true on error.
+  bool Top(ondemand::object& top) {
+    const simdjson::padded_string_view view(padded().data(), size_, padded().size());
+    return parser().iterate(view).get(doc_) || doc_.get_object().get(top);
+  }
+  // Nothing but whitespace after the top-level value (once it was read whole).
+  bool AtEnd() {
+    const char* after = nullptr;
+    return doc_.current_location().get(after) != simdjson::SUCCESS;
+  }
+  const char* base() const { return padded().data(); }
+
+ private:
+  static std::string& padded() {
+    thread_local std::string text;
+    return text;
+  }
+  static ondemand::parser& parser() {
+    thread_local ondemand::parser p;
+    return p;
+  }
+  size_t size_;
+  ondemand::document doc_;
+};
+
+// Where a scalar `value` is in the scanned text (its token, without the whitespace after it).
+void TokenSpan(ondemand::value& value, const char* base, size_t& at, size_t& size) {
+  std::string_view token = value.raw_json_token();
+  while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.back()))) token.remove_suffix(1);
+  at = static_cast<size_t>(token.data() - base);
+  size = token.size();
+}
+
+// A JSON-RPC id (an integer, as Classify wants, or a string): where its text is. With `as_dumped`, only
+// an id whose text is the text Dump writes of it (no "-0", no escapes), which is stored there.
+bool ReadId(ondemand::value value, const char* base, size_t& at, size_t& size, Json* as_dumped) {
+  ondemand::json_type type;
+  if (value.type().get(type)) return false;
+  TokenSpan(value, base, at, size);
+  const std::string_view token(base + at, size);
+  if (type == ondemand::json_type::number) {
+    int64_t n;
+    if (value.get_int64().get(n)) return false;
+    if (as_dumped == nullptr) return true;
+    char digits[24];
+    const char* end = std::to_chars(digits, digits + sizeof digits, n).ptr;
+    if (token != std::string_view(digits, static_cast<size_t>(end - digits))) return false;
+    // (as Parse makes it: a number without a sign is unsigned)
+    *as_dumped = n >= 0 ? Json(static_cast<uint64_t>(n)) : Json(n);
+    return true;
+  }
+  if (type != ondemand::json_type::string) return false;
+  std::string_view s;
+  if (value.get_string().get(s)) return false;
+  if (as_dumped == nullptr) return true;
+  if (token.find('\\') != std::string_view::npos) return false;
+  *as_dumped = Json(std::string(s));
+  return true;
+}
+
 }  // namespace
 
 std::optional<ResponseShape> ScanResult(std::string_view text) {
-  // simdjson reads up to SIMDJSON_PADDING bytes past the text: it is copied (one copy a thread, kept
-  // unless it grew large) with zeros after it.
-  thread_local ondemand::parser parser;
-  thread_local std::string padded;
-  padded.assign(text);
-  padded.append(simdjson::SIMDJSON_PADDING, '\0');
-  struct Release {  // (after a large answer, neither buffer is kept)
-    ~Release() {
-      if (padded.capacity() > kKeptParserCapacity) std::string().swap(padded);
-      if (parser.capacity() > kKeptParserCapacity) parser = ondemand::parser();
-    }
-  } release;
-  const simdjson::padded_string_view view(padded.data(), text.size(), padded.size());
-  ondemand::document doc;
+  Scanner scan(text);
   ondemand::object top;
-  if (parser.iterate(view).get(doc) || doc.get_object().get(top)) return std::nullopt;
+  if (scan.Top(top)) return std::nullopt;
   ResponseShape shape;
   bool version = false, id = false, result = false;
   for (auto member : top) {
@@ -198,19 +261,7 @@ std::optional<ResponseShape> ScanResult(std::string_view text) {
       if (version || value.get_string().get(v) || v != "2.0") return std::nullopt;
       version = true;
     } else if (key == "id") {
-      ondemand::json_type type;
-      if (id || value.type().get(type)) return std::nullopt;
-      if (type != ondemand::json_type::number && type != ondemand::json_type::string) return std::nullopt;
-      std::string_view token = value.raw_json_token();  // (with the whitespace after it)
-      while (!token.empty() && absl::ascii_isspace(static_cast<unsigned char>(token.back()))) token.remove_suffix(1);
-      if (type == ondemand::json_type::number) {
-        int64_t n;  // (an integer, as Classify wants)
-        if (value.get_int64().get(n)) return std::nullopt;
-      } else if (!CheckValue(value, 1)) {
-        return std::nullopt;
-      }
-      shape.id_at = static_cast<size_t>(token.data() - padded.data());
-      shape.id_size = token.size();
+      if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, nullptr)) return std::nullopt;
       id = true;
     } else if (key == "result") {
       if (result || !CheckResult(value, shape.tool_error)) return std::nullopt;
@@ -221,10 +272,64 @@ std::optional<ResponseShape> ScanResult(std::string_view text) {
       return std::nullopt;
     }
   }
-  if (!version || !id || !result) return std::nullopt;
-  // Nothing but whitespace after the object.
-  const char* after = nullptr;
-  if (!doc.current_location().get(after)) return std::nullopt;
+  if (!version || !id || !result || !scan.AtEnd()) return std::nullopt;
+  return shape;
+}
+
+std::optional<ToolCallShape> ScanToolCall(std::string_view text) {
+  Scanner scan(text);
+  ondemand::object top;
+  if (scan.Top(top)) return std::nullopt;
+  ToolCallShape shape;
+  bool version = false, id = false, method = false, params = false;
+  for (auto member : top) {
+    std::string_view key;
+    ondemand::value value;
+    if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
+    if (key == "jsonrpc") {
+      std::string_view v;
+      if (version || value.get_string().get(v) || v != "2.0") return std::nullopt;
+      version = true;
+    } else if (key == "id") {
+      if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, &shape.id)) return std::nullopt;
+      id = true;
+    } else if (key == "method") {
+      std::string_view v;
+      if (method || value.get_string().get(v) || v != "tools/call") return std::nullopt;
+      method = true;
+    } else if (key == "params") {
+      ondemand::object object;
+      if (params || value.get_object().get(object)) return std::nullopt;
+      bool name = false, arguments = false;
+      for (auto param : object) {
+        std::string_view param_key;
+        ondemand::value param_value;
+        if (param.unescaped_key().get(param_key) || param.value().get(param_value)) return std::nullopt;
+        if (param_key == "name") {
+          std::string_view v;
+          if (name) return std::nullopt;
+          TokenSpan(param_value, scan.base(), shape.name_at, shape.name_size);
+          if (param_value.get_string().get(v)) return std::nullopt;
+          shape.name.assign(v);
+          name = true;
+        } else if (param_key == "arguments") {
+          ondemand::json_type type;
+          if (arguments || param_value.type().get(type) || type != ondemand::json_type::object ||
+              !CheckValue(param_value, 2)) {
+            return std::nullopt;
+          }
+          arguments = true;
+        } else if (!CheckValue(param_value, 2)) {
+          return std::nullopt;
+        }
+      }
+      if (!name) return std::nullopt;
+      params = true;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (!version || !id || !method || !params || !scan.AtEnd()) return std::nullopt;
   return shape;
 }
 

@@ -52,6 +52,21 @@ struct ResponseShape {
 // another id (WithId). nullopt for anything else (an error response, a request, a notification, text
 // that is not JSON, a duplicated `id` or `result`, nesting deeper than 64): parse that instead.
 std::optional<ResponseShape> ScanResult(std::string_view text);
+// Where the parts of a client's `tools/call` that the gateway needs are, in the request's text.
+struct ToolCallShape {
+  Json id;  // as Parse reads it; its text, text.substr(id_at, id_size), is the text Dump writes of it
+  size_t id_at = 0;
+  size_t id_size = 0;
+  std::string name;  // params.name; its JSON text is text.substr(name_at, name_size)
+  size_t name_at = 0;
+  size_t name_size = 0;
+};
+// Reads `text` as a JSON-RPC 2.0 `tools/call` request (members jsonrpc, id, method and params, no
+// others) whose params hold a string `name` and, if any, object `arguments`, checking every value as
+// Parse would: such a request can be passed to a backend as the text it came as, with another id and
+// tool name. nullopt for anything else (another method, a repeated member, an id Dump would write
+// otherwise, such as "-0" or an escaped string, nesting deeper than 64, ...): parse that instead.
+std::optional<ToolCallShape> ScanToolCall(std::string_view text);
 // `text` (scanned into `shape`) with `id` (JSON text) in place of its id.
 std::string WithId(std::string text, const ResponseShape& shape, std::string_view id);
 

@@ -747,6 +747,37 @@ TEST_F(ClashBackendE2E, ABackendThatRestartsIsReinitializedAndTheCallRetriedOnce
   gw->Stop(std::chrono::seconds(2));
 }
 
+// A tools/call is passed to its backend as the text it came as, with only the tool's name and the id
+// changed: members in any order, whitespace, escapes and a string id in UTF-8 come through, and the
+// answer carries the client's id.
+TEST_F(ClashBackendE2E, AToolCallReachesItsBackendAsItsOwnTextWithTheNameAndIdChanged) {
+  uint16_t port = 0;
+  auto gw = StartGateway(Config(Backend("clash", clash_port_), kPrefix), port);
+  ASSERT_NE(gw, nullptr);
+  RawMcp mcp(io_, client_, port);
+  mcp.Initialize();
+  // The name (longer than the backend's) before the id, so the id's place moves when it is replaced.
+  const std::string echo =
+      "{ \"params\" : { \"arguments\" : { \"message\" : \"d\\u00e9j\\u00e0 \\\"vu\\\"\" } , \"name\" : \"clash_echo\" ,"
+      " \"_meta\" : { \"progressToken\" : \"p-1\" } } ,\n \"method\" : \"tools/call\" , \"id\" : \"r-\xc3\xa9\" ,"
+      " \"jsonrpc\" : \"2.0\" }";
+  for (const char* accept : {"application/json", "application/json, text/event-stream"}) {
+    Json r = RawMcp::Decode(mcp.Post(echo, {{"Accept", accept}}), nullptr);
+    EXPECT_EQ(r["id"], "r-\xc3\xa9") << r.dump();
+    EXPECT_EQ(r["result"]["content"][0]["text"], "clash: echo: d\xc3\xa9j\xc3\xa0 \"vu\"") << r.dump();
+  }
+  const std::string sum = R"({"params":{"name":"clash_get-sum","arguments":{"a":2,"b":3}},"id":9,"method":"tools/call","jsonrpc":"2.0"})";
+  Json r = RawMcp::Decode(mcp.Post(sum, {{"Accept", "application/json"}}), nullptr);
+  EXPECT_EQ(r["id"], 9) << r.dump();
+  EXPECT_EQ(r["result"]["content"][0]["text"], "clash: get-sum: 5") << r.dump();
+  // A name the gateway does not offer is still the documented error.
+  const std::string unknown = R"({"params":{"name":"echo"},"id":10,"method":"tools/call","jsonrpc":"2.0"})";
+  r = RawMcp::Decode(mcp.Post(unknown, {{"Accept", "application/json"}}), nullptr);
+  EXPECT_EQ(r["id"], 10) << r.dump();
+  EXPECT_EQ(r["error"]["code"], -32602) << r.dump();
+  gw->Stop(std::chrono::seconds(2));
+}
+
 // A backend that expires its sessions on demand (as one with a session timeout does): the next call
 // is refused as lost, the gateway re-initializes and the call is answered; the client notices nothing.
 TEST_F(ClashBackendE2E, ABackendThatExpiresSessionsIsReinitializedTransparently) {

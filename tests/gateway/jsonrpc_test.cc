@@ -1,7 +1,8 @@
 // JSON text in and out (gateway/jsonrpc.h): Parse makes the document nlohmann_json's parser makes, type
 // for type, and says "not JSON" where it does; Dump writes the text nlohmann_json's dump() writes, byte
 // for byte (bad UTF-8 replaced). Classify sorts messages. ScanResult takes only what Parse would read
-// as a response with a result, and finds its id where it is.
+// as a response with a result, and finds its id where it is; ScanToolCall likewise for a client's
+// tools/call, whose id's text must also be the text Dump writes of it.
 #include <optional>
 #include <string>
 #include <vector>
@@ -255,6 +256,127 @@ TEST(ScanResult, NeverTakesWhatParseWouldNot) {
     }
   }
   EXPECT_GT(taken, 0u);  // (some variants are still responses: the check above had something to check)
+}
+
+// What ScanToolCall says of `text`, checked against the document Parse makes of it: a tools/call
+// request whose params are an object with a string name and no arguments but an object; the id (its
+// text Dump's), name and their places as the shape says.
+void ExpectToolCallAgreesWithParse(const std::string& text) {
+  const std::optional<ToolCallShape> shape = ScanToolCall(text);
+  if (!shape) return;
+  const Json doc = Parse(text);
+  ASSERT_FALSE(doc.is_discarded()) << "scanned, but not JSON: " << text;
+  ASSERT_EQ(MessageKind::kRequest, Classify(doc)) << text;
+  ASSERT_EQ(4u, doc.size()) << text;
+  ASSERT_EQ("tools/call", doc["method"]) << text;
+  const Json& params = doc["params"];
+  ASSERT_TRUE(params.is_object()) << text;
+  ASSERT_TRUE(params["name"].is_string()) << text;
+  ASSERT_TRUE(!params.contains("arguments") || params["arguments"].is_object()) << text;
+  ExpectSame(doc["id"], shape->id, "id of " + text);
+  ASSERT_LE(shape->id_at + shape->id_size, text.size()) << text;
+  ASSERT_EQ(Dump(doc["id"]), text.substr(shape->id_at, shape->id_size)) << text;
+  ASSERT_EQ(params["name"].get<std::string>(), shape->name) << text;
+  ASSERT_LE(shape->name_at + shape->name_size, text.size()) << text;
+  ExpectSame(params["name"], Parse(text.substr(shape->name_at, shape->name_size)), "name of " + text);
+}
+
+TEST(ScanToolCall, FindsTheIdAndTheToolsName) {
+  const std::string text =
+      R"({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo_tool","arguments":{"text":"hi"}}})";
+  auto shape = ScanToolCall(text);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("7", text.substr(shape->id_at, shape->id_size));
+  EXPECT_EQ(Json(7u), shape->id);
+  EXPECT_TRUE(shape->id.is_number_unsigned());  // (as Parse makes it)
+  EXPECT_EQ("echo_tool", shape->name);
+  EXPECT_EQ(R"("echo_tool")", text.substr(shape->name_at, shape->name_size));
+
+  // Any order, whitespace, _meta and other params kept; a negative id; an escaped name, unescaped.
+  const std::string spaced =
+      " {\n \"params\" : { \"_meta\" : { \"progressToken\" : [1, {\"a\": null}] } , \"name\" : \"a\\u00e9\\\"b\" \t} ,"
+      " \"method\" : \"tools/call\" , \"id\" : -12 , \"jsonrpc\" : \"2.0\" } \n";
+  shape = ScanToolCall(spaced);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("-12", spaced.substr(shape->id_at, shape->id_size));
+  EXPECT_TRUE(shape->id.is_number_integer() && !shape->id.is_number_unsigned());
+  EXPECT_EQ("a\xc3\xa9\"b", shape->name);
+  EXPECT_EQ(R"("a\u00e9\"b")", spaced.substr(shape->name_at, shape->name_size));
+
+  // A string id, in UTF-8.
+  const std::string quoted = "{\"jsonrpc\":\"2.0\",\"id\":\"req-\xc3\xa9/1\",\"method\":\"tools/call\",\"params\":{\"name\":\"t\"}}";
+  shape = ScanToolCall(quoted);
+  ASSERT_TRUE(shape.has_value());
+  EXPECT_EQ("\"req-\xc3\xa9/1\"", quoted.substr(shape->id_at, shape->id_size));
+  EXPECT_EQ(Json("req-\xc3\xa9/1"), shape->id);
+
+  for (const std::string& t : {text, spaced, quoted}) ExpectToolCallAgreesWithParse(t);
+}
+
+TEST(ScanToolCall, LeavesEverythingElseToParse) {
+  const std::string params = R"("params":{"name":"t","arguments":{}})";
+  const std::vector<std::string> others = {
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"name":"t"}})",
+      R"({"jsonrpc":"2.0","method":"tools/call",)" + params + "}",  // a notification
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call"})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":5}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","name":"u"}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":[]}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":"x"}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{},"arguments":{}}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":["t"]})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)" + params + "," + params + "}",
+      R"({"jsonrpc":"2.0","id":1,"id":2,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","jsonrpc":"2.0","id":1,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","extra":1,)" + params + "}",
+      R"({"jsonrpc":"1.0","id":1,"method":"tools/call",)" + params + "}",
+      R"({"id":1,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":null,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":1.5,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":1e2,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":-0,"method":"tools/call",)" + params + "}",  // (Dump writes 0)
+      R"({"jsonrpc":"2.0","id":"a\u0062","method":"tools/call",)" + params + "}",  // (Dump writes "ab")
+      R"({"jsonrpc":"2.0","id":18446744073709551615,"method":"tools/call",)" + params + "}",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)" + params + "} x",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call",)" + params,
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":01}}})",
+      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","_meta":{"a":tru}}})",
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"\xff\"}}",
+      R"([{"jsonrpc":"2.0","id":1,"method":"tools/call",)" + params + "}]",
+      std::string(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"t","arguments":{"a":)") +
+          std::string(100, '[') + std::string(100, ']') + "}}}",
+      "",
+  };
+  for (const std::string& text : others) EXPECT_FALSE(ScanToolCall(text).has_value()) << text;
+}
+
+// Every text one byte away from a valid tools/call: whatever ScanToolCall takes, Parse reads as the
+// same request.
+TEST(ScanToolCall, NeverTakesWhatParseWouldNot) {
+  const std::vector<std::string> seeds = {
+      R"({"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"a_b","arguments":{"t":"a\"b\\c\u00e9","n":[-1.5e3,true,null]}}})",
+      R"({"params":{"_meta":{"progressToken":"p"},"name":"x"},"id":"s-1","method":"tools/call","jsonrpc":"2.0"})",
+  };
+  const std::string replacements = std::string("\"{}[],:0-.eE\\ tnfu1x\x01\xff", 22);
+  size_t taken = 0;
+  for (const std::string& seed : seeds) {
+    ASSERT_TRUE(ScanToolCall(seed).has_value()) << seed;
+    for (size_t i = 0; i < seed.size(); ++i) {
+      std::string cut = seed;
+      cut.erase(i, 1);
+      if (ScanToolCall(cut)) ++taken;
+      ExpectToolCallAgreesWithParse(cut);
+      for (char c : replacements) {
+        std::string changed = seed;
+        changed[i] = c;
+        if (ScanToolCall(changed)) ++taken;
+        ExpectToolCallAgreesWithParse(changed);
+      }
+    }
+  }
+  EXPECT_GT(taken, 0u);
 }
 
 TEST(ScanResult, ALargeResultThenSmallOnesOnTheSameThread) {
