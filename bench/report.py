@@ -68,11 +68,17 @@ class Report:
         self.lines = []
 
     def echo(self, variant, target, concurrency):
-        for r in self.results:
-            if (r.get("scenario") == "echo" and r.get("variant") == variant and r.get("target") == target
-                    and r.get("concurrency") == concurrency):
-                return r["result"]
-        return None
+        """The run with the median throughput of the path's rounds (the lower middle of an even count)."""
+        runs = [r["result"] for r in self.results
+                if r.get("scenario") == "echo" and r.get("variant") == variant and r.get("target") == target
+                and r.get("concurrency") == concurrency]
+        if not runs:
+            return None
+        runs.sort(key=lambda run: run["throughput_rps"])
+        return runs[(len(runs) - 1) // 2]
+
+    def echo_rounds(self):
+        return max((r.get("round", 1) for r in self.of("echo")), default=1)
 
     def of(self, scenario, target=None):
         return [r for r in self.results if r.get("scenario") == scenario and (target is None or r.get("target") == target)]
@@ -535,9 +541,12 @@ class Report:
         echo = self.of("echo")
         if echo:
             first = echo[0]["result"]
-            self.w(f"- Closed loop: {first['warmup_s']:g} s warm-up, then {round(first['elapsed_s'])} s measured per row. "
-                   "Latencies from an HDR-style histogram (within 0.8%). *Added* latency = the row's percentile minus "
-                   "direct's at the same concurrency.")
+            rounds = self.echo_rounds()
+            self.w(f"- Closed loop: {first['warmup_s']:g} s warm-up, then {round(first['elapsed_s'])} s measured per run. "
+                   f"At each concurrency the paths run in turn, {rounds} round{'s' if rounds != 1 else ''} of them, so "
+                   "that the machine's load drifts over all paths alike; each row is the path's run with the median "
+                   "throughput. Latencies from an HDR-style histogram (within 0.8%). *Added* latency = the row's "
+                   "percentile minus direct's at the same concurrency.")
         self.w()
         self.w("## 1. tools/call echo: direct vs gateway (proxy mode) vs nginx")
         self.w()

@@ -101,6 +101,7 @@ fi
 
 if [[ $MODE == smoke ]]; then
   CONCURRENCIES=(4)
+  ECHO_ROUNDS=1
   LOAD=(--requests=200)
   AGG_BACKENDS=5 AGG_TOOLS=10 AGG_ITERATIONS=3
   IDLE_SESSIONS=200
@@ -108,7 +109,8 @@ if [[ $MODE == smoke ]]; then
   TX_FIRST_TOKENS=2
 else
   CONCURRENCIES=(1 32 256)
-  LOAD=(--duration=8 --warmup=2)
+  ECHO_ROUNDS=3
+  LOAD=(--duration=4 --warmup=1)
   AGG_BACKENDS=100 AGG_TOOLS=50 AGG_ITERATIONS=10
   IDLE_SESSIONS=10000
   TX_CONCURRENCIES=(1 32)
@@ -339,29 +341,39 @@ else
 fi
 
 # echo_runs VARIANT TARGET URL TOOL [loadgen flags...]
+# echo_runs VARIANT PATH...: each PATH ("target|url|tool|loadgen flag", the flag optional) at each concurrency. The paths
+# run in turn, ECHO_ROUNDS rounds of them, so that the shared machine's load drifts over all of them
+# alike (the report takes each path's median run).
 echo_runs() {
-  local variant=$1 target=$2 url=$3 tool=$4 c
-  shift 4
+  local variant=$1 c round path target url tool flags
+  shift
   for c in "${CONCURRENCIES[@]}"; do
-    load "\"scenario\":\"echo\",\"variant\":\"$variant\",\"target\":\"$target\",\"concurrency\":$c" \
-      --url="$url" --tool="$tool" --concurrency="$c" "${LOAD[@]}" "$@"
-    log "$(printf '%-5s %-13s c=%-3s' "$variant" "$target" "$c") $(summary)"
+    for ((round = 1; round <= ECHO_ROUNDS; round++)); do
+      for path in "$@"; do
+        IFS='|' read -r target url tool flags <<<"$path"
+        load "\"scenario\":\"echo\",\"variant\":\"$variant\",\"target\":\"$target\",\"concurrency\":$c,\"round\":$round" \
+          --url="$url" --tool="$tool" --concurrency="$c" "${LOAD[@]}" ${flags:+"$flags"}
+        log "$(printf '%-5s %-13s c=%-3s round %s' "$variant" "$target" "$c" "$round") $(summary)"
+      done
+    done
   done
 }
 
 log "scenario 1: tools/call echo, plain HTTP"
 mark "1 echo"
-echo_runs plain direct "http://127.0.0.1:$ECHO_PORT/mcp" tool_0
-echo_runs plain gateway "http://127.0.0.1:$GW_PLAIN_PORT/mcp" echo_tool_0
-echo_runs plain gateway-json "http://127.0.0.1:$GW_PLAIN_PORT/mcp" echo_tool_0 --accept=json
-[[ -z "$NGINX_PLAIN_PORT" ]] || echo_runs plain nginx "http://127.0.0.1:$NGINX_PLAIN_PORT/mcp" tool_0
+paths=("direct|http://127.0.0.1:$ECHO_PORT/mcp|tool_0|"
+  "gateway|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|"
+  "gateway-json|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|--accept=json")
+[[ -z "$NGINX_PLAIN_PORT" ]] || paths+=("nginx|http://127.0.0.1:$NGINX_PLAIN_PORT/mcp|tool_0|")
+echo_runs plain "${paths[@]}"
 
 log "scenario 2: tools/call echo, TLS backend (gateway in direct mode with a CA bundle)"
 mark "2 echo, TLS"
-echo_runs tls direct "https://localhost:$ECHO_TLS_PORT/mcp" tool_0 --ca="$PKI/ca.crt"
-echo_runs tls gateway "http://127.0.0.1:$GW_TLS_PORT/mcp" echotls_tool_0
-echo_runs tls gateway-json "http://127.0.0.1:$GW_TLS_PORT/mcp" echotls_tool_0 --accept=json
-[[ -z "$NGINX_TLS_PORT" ]] || echo_runs tls nginx "http://127.0.0.1:$NGINX_TLS_PORT/mcp" tool_0
+paths=("direct|https://localhost:$ECHO_TLS_PORT/mcp|tool_0|--ca=$PKI/ca.crt"
+  "gateway|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|"
+  "gateway-json|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|--accept=json")
+[[ -z "$NGINX_TLS_PORT" ]] || paths+=("nginx|http://127.0.0.1:$NGINX_TLS_PORT/mcp|tool_0|")
+echo_runs tls "${paths[@]}"
 
 # --- scenario 3: aggregation scale ----------------------------------------------------------------------
 
