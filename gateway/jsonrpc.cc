@@ -244,6 +244,14 @@ bool ReadId(ondemand::value value, const char* base, size_t& at, size_t& size, J
   return true;
 }
 
+// A member that may appear once, a string that must be `want`: true when it is, and `seen` set.
+bool StringOnce(ondemand::value value, std::string_view want, bool& seen) {
+  std::string_view v;
+  if (seen || value.get_string().get(v) || v != want) return false;
+  seen = true;
+  return true;
+}
+
 }  // namespace
 
 std::optional<ResponseShape> ScanResult(std::string_view text) {
@@ -257,9 +265,7 @@ std::optional<ResponseShape> ScanResult(std::string_view text) {
     ondemand::value value;
     if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
     if (key == "jsonrpc") {
-      std::string_view v;
-      if (version || value.get_string().get(v) || v != "2.0") return std::nullopt;
-      version = true;
+      if (!StringOnce(value, "2.0", version)) return std::nullopt;
     } else if (key == "id") {
       if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, nullptr)) return std::nullopt;
       id = true;
@@ -287,16 +293,12 @@ std::optional<ToolCallShape> ScanToolCall(std::string_view text) {
     ondemand::value value;
     if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
     if (key == "jsonrpc") {
-      std::string_view v;
-      if (version || value.get_string().get(v) || v != "2.0") return std::nullopt;
-      version = true;
+      if (!StringOnce(value, "2.0", version)) return std::nullopt;
     } else if (key == "id") {
       if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, &shape.id)) return std::nullopt;
       id = true;
     } else if (key == "method") {
-      std::string_view v;
-      if (method || value.get_string().get(v) || v != "tools/call") return std::nullopt;
-      method = true;
+      if (!StringOnce(value, "tools/call", method)) return std::nullopt;
     } else if (key == "params") {
       ondemand::object object;
       if (params || value.get_object().get(object)) return std::nullopt;
