@@ -1,6 +1,10 @@
 // File: auth/audit.cc
 #include "auth/audit.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
 #include <nlohmann/json.hpp>
 
 #include "absl/time/time.h"
@@ -14,20 +18,34 @@ std::string OutcomeForHttpStatus(int status) {
   return "error";
 }
 
+std::vector<AuditField> AuditFields(const AuditRecord& r) {
+  const std::string_view url(r.url.data(), std::min(r.url.find_first_of("?#"), r.url.size()));
+  std::vector<AuditField> fields = {
+      {"type", "backend_call"},
+      {"backend", r.backend},
+      {"url", url},
+      {"auth_method", r.auth_method},
+      {"auth_outcome", r.auth_outcome},
+      {"outcome", r.outcome},
+      {"http_status", {}, static_cast<double>(r.http_status), true},
+      {"duration_ms", {}, r.duration_ms, true},
+  };
+  if (!r.error.empty()) fields.push_back({"error", r.error});
+  return fields;
+}
+
 std::string AuditJson(const AuditRecord& r) {
   nlohmann::json j = nlohmann::json::object();
-  j["type"] = "backend_call";
   j["time"] = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromChrono(r.time), absl::UTCTimeZone());
-  j["backend"] = r.backend;
-  std::string url = r.url;
-  if (size_t q = url.find_first_of("?#"); q != std::string::npos) url.resize(q);
-  j["url"] = url;
-  j["auth_method"] = r.auth_method;
-  j["auth_outcome"] = r.auth_outcome;
-  j["outcome"] = r.outcome;
-  j["http_status"] = r.http_status;
-  j["duration_ms"] = r.duration_ms;
-  if (!r.error.empty()) j["error"] = r.error;
+  for (const AuditField& f : AuditFields(r)) {
+    if (f.is_number && f.number == std::trunc(f.number) && std::abs(f.number) < 1e15) {
+      j[f.name] = static_cast<int64_t>(f.number);  // (written as the log line writes it: 403, not 403.0)
+    } else if (f.is_number) {
+      j[f.name] = f.number;
+    } else {
+      j[f.name] = std::string(f.text);
+    }
+  }
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "auth/clock.h"
 
@@ -26,6 +28,18 @@ struct AuditRecord {
 // ToolHive's audit outcome for an HTTP status: 2xx success, 401/403 denied, other 4xx failure, 5xx (and
 // no answer, 0) error.
 std::string OutcomeForHttpStatus(int status);
+
+// One field of a record: a string (`text`, pointing into the record) or a number.
+struct AuditField {
+  const char* name;
+  std::string_view text;
+  double number = 0;
+  bool is_number = false;
+};
+// The record's fields in their order, its time aside (a log line carries its own): type, backend, url
+// (without query), auth_method, auth_outcome, outcome, http_status, duration_ms, and error when there
+// is one. What the gateway writes into its audit log line, field by field.
+std::vector<AuditField> AuditFields(const AuditRecord& record);
 
 // The record as one line of JSON:
 // {"type":"backend_call","time":"2026-01-02T03:04:05.678Z","backend":...,"url":...,"auth_method":...,

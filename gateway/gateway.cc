@@ -204,8 +204,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
       // the remote status. Never a token or a header value.
       const std::string method = snap->outgoing ? snap->outgoing->StrategyFor(b.name) : std::string();
       t.audit = [audit, method](const gateway::BackendExchange& e) {
-        auth::AuditRecord r;
-        r.time = std::chrono::system_clock::now();
+        auth::AuditRecord r;  // (its time is the log line's)
         r.backend = *e.backend;
         r.url = e.url->ToString();
         r.auth_method = method.empty() ? "unauthenticated" : method;
@@ -215,7 +214,15 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
         r.outcome = e.http_status == 0 ? "error" : auth::OutcomeForHttpStatus(e.http_status);
         r.error = std::string(e.error);
         r.duration_ms = e.duration_ms;
-        audit->Log(gateway::LogLevel::kInfo, "backend call audit", Json::parse(auth::AuditJson(r), nullptr, false));
+        auto line = audit->Start(gateway::LogLevel::kInfo, "backend call audit");
+        for (const auth::AuditField& f : auth::AuditFields(r)) {
+          if (f.is_number) {
+            line.Num(f.name, f.number);
+          } else {
+            line.Str(f.name, f.text);
+          }
+        }
+        line.Write();
       };
     }
     if (previous) {

@@ -320,6 +320,23 @@ TEST(AuditTest, RecordAsJson) {
                                              {"outcome", "denied"},
                                              {"http_status", 403},
                                              {"duration_ms", 12.5}}));
+  EXPECT_NE(AuditJson(r).find(R"("http_status":403,)"), std::string::npos) << AuditJson(r);
+
+  // The fields the gateway's audit log line is written from: in their order, the time aside, the URL
+  // without its query, an error only when there is one.
+  auto names = [](const AuditRecord& record) {
+    std::vector<std::string> out;
+    for (const AuditField& f : AuditFields(record)) out.push_back(f.name);
+    return out;
+  };
+  EXPECT_THAT(names(r), ElementsAre("type", "backend", "url", "auth_method", "auth_outcome", "outcome", "http_status",
+                                    "duration_ms"));
+  EXPECT_EQ(AuditFields(r)[2].text, "https://mcp.salesforce.example.com/mcp");
+  EXPECT_EQ(AuditFields(r)[6].number, 403);
+  r.error = "connection refused";
+  ASSERT_EQ(names(r).back(), "error");
+  EXPECT_EQ(AuditFields(r).back().text, "connection refused");
+
   EXPECT_EQ(OutcomeForHttpStatus(200), "success");
   EXPECT_EQ(OutcomeForHttpStatus(404), "failure");
   EXPECT_EQ(OutcomeForHttpStatus(502), "error");
