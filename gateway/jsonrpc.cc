@@ -94,8 +94,20 @@ Json Envelope(const Json& id) {
 
 namespace ondemand = simdjson::ondemand;
 
-// How deep ScanResult follows a response; deeper ones are parsed.
+// How deep a scan follows a message; deeper ones are parsed.
 constexpr int kMaxScanDepth = 64;
+
+// Each member of `object` in order to `fn(key, value)`: false as soon as one cannot be read or `fn`
+// refuses it.
+template <typename Fn>
+bool EachMember(ondemand::object& object, Fn&& fn) {
+  for (auto member : object) {
+    std::string_view key;
+    ondemand::value value;
+    if (member.unescaped_key().get(key) || member.value().get(value) || !fn(key, value)) return false;
+  }
+  return true;
+}
 
 // Reads every value under `v`, as Parse would: false when one is not valid JSON (or simdjson cannot take
 // it, or it nests too deep).
@@ -107,12 +119,8 @@ bool CheckValue(ondemand::value v, int depth) {
     case ondemand::json_type::object: {
       ondemand::object object;
       if (v.get_object().get(object)) return false;
-      for (auto member : object) {
-        std::string_view key;
-        ondemand::value value;
-        if (member.unescaped_key().get(key) || member.value().get(value) || !CheckValue(value, depth + 1)) return false;
-      }
-      return true;
+      return EachMember(object,
+                        [depth](std::string_view, ondemand::value value) { return CheckValue(value, depth + 1); });
     }
     case ondemand::json_type::array: {
       ondemand::array array;
@@ -150,22 +158,15 @@ bool CheckResult(ondemand::value v, bool& tool_error) {
   if (type != ondemand::json_type::object) return CheckValue(v, 1);
   ondemand::object object;
   if (v.get_object().get(object)) return false;
-  for (auto member : object) {
-    std::string_view key;
-    ondemand::value value;
-    if (member.unescaped_key().get(key) || member.value().get(value)) return false;
+  return EachMember(object, [&tool_error](std::string_view key, ondemand::value value) {
     ondemand::json_type member_type;
     if (value.type().get(member_type)) return false;
     if (key == "isError") {
       tool_error = false;  // (the last isError counts, and only `true` is an error)
-      if (member_type == ondemand::json_type::boolean) {
-        if (value.get_bool().get(tool_error)) return false;
-        continue;
-      }
+      if (member_type == ondemand::json_type::boolean) return !value.get_bool().get(tool_error);
     }
-    if (!CheckValue(value, 2)) return false;
-  }
-  return true;
+    return CheckValue(value, 2);
+  });
 }
 
 // One scan of a text with simdjson's on-demand parser. simdjson reads up to SIMDJSON_PADDING bytes past
@@ -184,15 +185,15 @@ class Scanner {
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
-  // The text's top-level object; true on error.
-  bool Top(ondemand::object& top) {
+  // The text as one object: each member to `fn(key, value)` (see EachMember), then nothing but
+  // whitespace after the object.
+  template <typename Fn>
+  bool Object(Fn&& fn) {
     const simdjson::padded_string_view view(padded().data(), size_, padded().size());
-    return parser().iterate(view).get(doc_) || doc_.get_object().get(top);
-  }
-  // Nothing but whitespace after the top-level value (once it was read whole).
-  bool AtEnd() {
+    ondemand::object top;
+    if (parser().iterate(view).get(doc_) || doc_.get_object().get(top) || !EachMember(top, fn)) return false;
     const char* after = nullptr;
-    return doc_.current_location().get(after) != simdjson::SUCCESS;
+    return doc_.current_location().get(after) != simdjson::SUCCESS;  // (no location: the text ended)
   }
   const char* base() const { return padded().data(); }
 
@@ -217,11 +218,13 @@ void TokenSpan(ondemand::value& value, const char* base, size_t& at, size_t& siz
   size = token.size();
 }
 
-// A JSON-RPC id (an integer, as Classify wants, or a string): where its text is. With `as_dumped`, only
-// an id whose text is the text Dump writes of it (no "-0", no escapes), which is stored there.
-bool ReadId(ondemand::value value, const char* base, size_t& at, size_t& size, Json* as_dumped) {
+// A JSON-RPC id (an integer, as Classify wants, or a string): where its text is; false for a second
+// one (`seen`). With `as_dumped`, only an id whose text is the text Dump writes of it (no "-0", no
+// escapes), which is stored there.
+bool ReadId(ondemand::value value, const char* base, bool& seen, size_t& at, size_t& size, Json* as_dumped) {
   ondemand::json_type type;
-  if (value.type().get(type)) return false;
+  if (seen || value.type().get(type)) return false;
+  seen = true;
   TokenSpan(value, base, at, size);
   const std::string_view token(base + at, size);
   if (type == ondemand::json_type::number) {
@@ -256,82 +259,65 @@ bool StringOnce(ondemand::value value, std::string_view want, bool& seen) {
 
 std::optional<ResponseShape> ScanResult(std::string_view text) {
   Scanner scan(text);
-  ondemand::object top;
-  if (scan.Top(top)) return std::nullopt;
   ResponseShape shape;
   bool version = false, id = false, result = false;
-  for (auto member : top) {
-    std::string_view key;
-    ondemand::value value;
-    if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
-    if (key == "jsonrpc") {
-      if (!StringOnce(value, "2.0", version)) return std::nullopt;
-    } else if (key == "id") {
-      if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, nullptr)) return std::nullopt;
-      id = true;
-    } else if (key == "result") {
-      if (result || !CheckResult(value, shape.tool_error)) return std::nullopt;
+  const bool read = scan.Object([&](std::string_view key, ondemand::value value) {
+    if (key == "jsonrpc") return StringOnce(value, "2.0", version);
+    if (key == "id") return ReadId(value, scan.base(), id, shape.id_at, shape.id_size, nullptr);
+    if (key == "result") {
+      if (result) return false;
       result = true;
-    } else if (key == "error" || key == "method") {
-      return std::nullopt;
-    } else if (!CheckValue(value, 1)) {
-      return std::nullopt;
+      return CheckResult(value, shape.tool_error);
     }
-  }
-  if (!version || !id || !result || !scan.AtEnd()) return std::nullopt;
+    return key != "error" && key != "method" && CheckValue(value, 1);
+  });
+  if (!read || !version || !id || !result) return std::nullopt;
   return shape;
 }
 
+namespace {
+
+// A tools/call's params: an object with a string `name` (found in the text) and, if any, object
+// `arguments`; every value checked.
+bool ReadToolParams(ondemand::value value, const char* base, ToolCallShape& shape) {
+  ondemand::object object;
+  if (value.get_object().get(object)) return false;
+  bool name = false, arguments = false;
+  const bool read = EachMember(object, [&](std::string_view key, ondemand::value param) {
+    if (key == "name") {
+      std::string_view v;
+      if (name) return false;
+      TokenSpan(param, base, shape.name_at, shape.name_size);
+      if (param.get_string().get(v)) return false;
+      shape.name.assign(v);
+      name = true;
+      return true;
+    }
+    if (key == "arguments") {
+      ondemand::json_type type;
+      if (arguments || param.type().get(type) || type != ondemand::json_type::object) return false;
+      arguments = true;
+    }
+    return CheckValue(param, 2);
+  });
+  return read && name;
+}
+
+}  // namespace
+
 std::optional<ToolCallShape> ScanToolCall(std::string_view text) {
   Scanner scan(text);
-  ondemand::object top;
-  if (scan.Top(top)) return std::nullopt;
   ToolCallShape shape;
   bool version = false, id = false, method = false, params = false;
-  for (auto member : top) {
-    std::string_view key;
-    ondemand::value value;
-    if (member.unescaped_key().get(key) || member.value().get(value)) return std::nullopt;
-    if (key == "jsonrpc") {
-      if (!StringOnce(value, "2.0", version)) return std::nullopt;
-    } else if (key == "id") {
-      if (id || !ReadId(value, scan.base(), shape.id_at, shape.id_size, &shape.id)) return std::nullopt;
-      id = true;
-    } else if (key == "method") {
-      if (!StringOnce(value, "tools/call", method)) return std::nullopt;
-    } else if (key == "params") {
-      ondemand::object object;
-      if (params || value.get_object().get(object)) return std::nullopt;
-      bool name = false, arguments = false;
-      for (auto param : object) {
-        std::string_view param_key;
-        ondemand::value param_value;
-        if (param.unescaped_key().get(param_key) || param.value().get(param_value)) return std::nullopt;
-        if (param_key == "name") {
-          std::string_view v;
-          if (name) return std::nullopt;
-          TokenSpan(param_value, scan.base(), shape.name_at, shape.name_size);
-          if (param_value.get_string().get(v)) return std::nullopt;
-          shape.name.assign(v);
-          name = true;
-        } else if (param_key == "arguments") {
-          ondemand::json_type type;
-          if (arguments || param_value.type().get(type) || type != ondemand::json_type::object ||
-              !CheckValue(param_value, 2)) {
-            return std::nullopt;
-          }
-          arguments = true;
-        } else if (!CheckValue(param_value, 2)) {
-          return std::nullopt;
-        }
-      }
-      if (!name) return std::nullopt;
-      params = true;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (!version || !id || !method || !params || !scan.AtEnd()) return std::nullopt;
+  const bool read = scan.Object([&](std::string_view key, ondemand::value value) {
+    if (key == "jsonrpc") return StringOnce(value, "2.0", version);
+    if (key == "id") return ReadId(value, scan.base(), id, shape.id_at, shape.id_size, &shape.id);
+    if (key == "method") return StringOnce(value, "tools/call", method);
+    if (key != "params" || params) return false;
+    params = true;
+    return ReadToolParams(value, scan.base(), shape);
+  });
+  if (!read || !version || !id || !method || !params) return std::nullopt;
   return shape;
 }
 

@@ -231,28 +231,34 @@ TEST(ScanResult, LeavesEverythingElseToParse) {
   for (const std::string& text : others) EXPECT_FALSE(ScanResult(text).has_value()) << text;
 }
 
-// Every text one byte away from a valid response (a byte left out, or replaced by one that matters to
-// JSON): whatever ScanResult takes, Parse reads as the same response.
+// Every text one byte away from `seed` (a byte left out, or replaced by one that matters to JSON).
+std::vector<std::string> Neighbours(const std::string& seed) {
+  const std::string replacements = std::string("\"{}[],:0-.eE\\ tnfu1x\x01\xff", 22);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < seed.size(); ++i) {
+    out.push_back(seed);
+    out.back().erase(i, 1);
+    for (char c : replacements) {
+      out.push_back(seed);
+      out.back()[i] = c;
+    }
+  }
+  return out;
+}
+
+// Every text one byte away from a valid response: whatever ScanResult takes, Parse reads as the same
+// response.
 TEST(ScanResult, NeverTakesWhatParseWouldNot) {
   const std::vector<std::string> seeds = {
       R"({"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"a\"b\\c\u00e9"}],"isError":false}})",
       R"({"result":{"n":[-1.5e3,0,true,null],"isError":true},"id":"s-1","jsonrpc":"2.0","_meta":{}})",
   };
-  const std::string replacements = std::string("\"{}[],:0-.eE\\ tnfu1x\x01\xff", 22);
   size_t taken = 0;
   for (const std::string& seed : seeds) {
     ASSERT_TRUE(ScanResult(seed).has_value()) << seed;
-    for (size_t i = 0; i < seed.size(); ++i) {
-      std::string cut = seed;
-      cut.erase(i, 1);
-      if (ScanResult(cut)) ++taken;
-      ExpectScanAgreesWithParse(cut);
-      for (char c : replacements) {
-        std::string changed = seed;
-        changed[i] = c;
-        if (ScanResult(changed)) ++taken;
-        ExpectScanAgreesWithParse(changed);
-      }
+    for (const std::string& text : Neighbours(seed)) {
+      if (ScanResult(text)) ++taken;
+      ExpectScanAgreesWithParse(text);
     }
   }
   EXPECT_GT(taken, 0u);  // (some variants are still responses: the check above had something to check)
@@ -359,21 +365,12 @@ TEST(ScanToolCall, NeverTakesWhatParseWouldNot) {
       R"({"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"a_b","arguments":{"t":"a\"b\\c\u00e9","n":[-1.5e3,true,null]}}})",
       R"({"params":{"_meta":{"progressToken":"p"},"name":"x"},"id":"s-1","method":"tools/call","jsonrpc":"2.0"})",
   };
-  const std::string replacements = std::string("\"{}[],:0-.eE\\ tnfu1x\x01\xff", 22);
   size_t taken = 0;
   for (const std::string& seed : seeds) {
     ASSERT_TRUE(ScanToolCall(seed).has_value()) << seed;
-    for (size_t i = 0; i < seed.size(); ++i) {
-      std::string cut = seed;
-      cut.erase(i, 1);
-      if (ScanToolCall(cut)) ++taken;
-      ExpectToolCallAgreesWithParse(cut);
-      for (char c : replacements) {
-        std::string changed = seed;
-        changed[i] = c;
-        if (ScanToolCall(changed)) ++taken;
-        ExpectToolCallAgreesWithParse(changed);
-      }
+    for (const std::string& text : Neighbours(seed)) {
+      if (ScanToolCall(text)) ++taken;
+      ExpectToolCallAgreesWithParse(text);
     }
   }
   EXPECT_GT(taken, 0u);
