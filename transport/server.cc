@@ -538,16 +538,10 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(RequestParser& parser, bool f
     co_await SendError(413, message);
     co_return false;
   }
-  if (!parser.is_done()) {
-    if (const auto bec = internal::ParseBuffered(parser, buffer_, /*header_only=*/false); bec == http::error::body_limit) {
-      const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
-      co_await SendError(413, message);
-      co_return false;
-    } else if (bec) {
-      co_return false;
-    }
-  }
-  if (!parser.is_done()) {
+  if (parser.is_done()) co_return true;
+  // The body likewise: what is buffered parsed now, the rest read within the body time.
+  beast::error_code bec = internal::ParseBuffered(parser, buffer_, /*header_only=*/false);
+  if (!bec && !parser.is_done()) {
     if (parser.expects_continue()) {
       http::response<http::empty_body> cont{http::status::continue_, 11};
       Lowest(stream_).expires_after(opt_.write_timeout);
@@ -555,16 +549,16 @@ asio::awaitable<bool> Session<Stream>::ReadRequest(RequestParser& parser, bool f
       if (wec) co_return false;
     }
     Lowest(stream_).expires_after(opt_.body_timeout);
-    auto [bec, bn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
-    if (bec == http::error::body_limit) {
-      const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
-    co_await SendError(413, message);
-      co_return false;
-    }
-    if (bec == beast::error::timeout) ++server_->timeouts_;
-    if (bec) co_return false;
+    auto [rec, rn] = co_await http::async_read(stream_, buffer_, parser, kTuple);
+    bec = rec;
   }
-  co_return true;
+  if (bec == http::error::body_limit) {
+    const std::string message = absl::StrCat("request body exceeds ", opt_.max_body_bytes, " bytes");
+    co_await SendError(413, message);
+    co_return false;
+  }
+  if (bec == beast::error::timeout) ++server_->timeouts_;
+  co_return !bec;
 }
 
 template <typename Stream>
