@@ -165,27 +165,28 @@ class BackendBase : public BackendSession {
     return absl::UnavailableError(text);
   }
 
-  // Opens a request whose connection may not open at once (the backend restarting): a failure that
+  // A request whose connection did not open (the backend restarting) is opened again: a failure that
   // never sent the request is retried with backoff while the backend looks up, within
-  // connect_retry_window and the request's own deadline.
-  asio::awaitable<absl::StatusOr<std::unique_ptr<transport::ResponseStream>>> OpenRetrying(
-      const transport::Request& req, Clock::time_point deadline) {
+  // connect_retry_window and the request's own deadline. `opened` is the first attempt's outcome (made
+  // by the caller: most requests need no more, and then no coroutine of this).
+  bool MayRetryOpen(const absl::Status& failure) const {
+    return transport::WasNotSent(failure) && failure.code() == absl::StatusCode::kUnavailable && !closed_ &&
+           (!target_.health || target_.health->LooksUp());
+  }
+  asio::awaitable<absl::StatusOr<std::unique_ptr<transport::ResponseStream>>> RetryOpen(
+      const transport::Request& req, Clock::time_point deadline,
+      absl::StatusOr<std::unique_ptr<transport::ResponseStream>> opened) {
     const auto window_end = std::min(deadline, Clock::now() + target_.connect_retry_window);
     Backoff backoff(std::chrono::milliseconds(100), std::chrono::seconds(2));
-    for (;;) {
-      transport::Request copy = req;
-      auto opened = co_await client_->Open(target_.url, std::move(copy), target_.endpoint);
-      if (opened.ok() || !transport::WasNotSent(opened.status()) ||
-          opened.status().code() != absl::StatusCode::kUnavailable || closed_ ||
-          (target_.health && !target_.health->LooksUp())) {
-        co_return opened;
-      }
+    while (!opened.ok() && MayRetryOpen(opened.status())) {
       const auto wait = backoff.Next();
-      if (Clock::now() + wait >= window_end) co_return opened;
+      if (Clock::now() + wait >= window_end) break;
       asio::steady_timer timer(co_await asio::this_coro::executor);
       timer.expires_after(wait);
       co_await timer.async_wait(kTuple);
+      opened = co_await client_->Open(target_.url, req, target_.endpoint);
     }
+    co_return opened;
   }
 
   // Takes the initialize result; one of the wrong shape fails the session, naming the field.
@@ -477,9 +478,11 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
     transport::Request req = BaseRequest("POST");
     if (initialize) req.headers.Remove("Mcp-Session-Id");  // a new session
     AddTrace(req, call_events ? call_events->Trace() : nullptr);
-    if (absl::Status s = co_await Decorate(req, call_events.get()); !s.ok()) {
-      Audit(0, s, Clock::now(), /*auth_failed=*/true);
-      co_return s;
+    if (target_.header_source) {  // (checked here too: no coroutine when there is nothing to add)
+      if (absl::Status s = co_await Decorate(req, call_events.get()); !s.ok()) {
+        Audit(0, s, Clock::now(), /*auth_failed=*/true);
+        co_return s;
+      }
     }
     const auto sent_at = Clock::now();
     req.headers.Set("Content-Type", "application/json");
@@ -489,7 +492,10 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
 
     // (only on a session that was up: a backend down at the first handshake is reported at once)
     const bool may_retry = !initialize && generation_.load() > 0;
-    auto opened = co_await OpenRetrying(req, may_retry ? deadline : Clock::now());
+    auto opened = co_await client_->Open(target_.url, req, target_.endpoint);
+    if (!opened.ok() && may_retry && MayRetryOpen(opened.status())) {
+      opened = co_await RetryOpen(req, deadline, std::move(opened));
+    }
     if (!opened.ok()) {
       Audit(0, opened.status(), sent_at);
       co_return Failure(opened.status());
@@ -521,7 +527,13 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       co_return HttpFailure(status, absl::StrCat("HTTP ", status, body.empty() ? "" : ": ", body.substr(0, 200)));
     }
     if (!IsEventStream(stream->headers())) {
-      std::string body = co_await ReadAll(*stream, deadline);
+      std::optional<std::string> whole = stream->TakeBody();  // (most often there, read with the header)
+      std::string body;
+      if (whole) {
+        body = std::move(*whole);
+      } else {
+        body = co_await ReadAll(*stream, deadline);
+      }
       if (is_request && kind == PostKind::kTextOk) {
         if (auto shape = ScanResult(body)) co_return BackendAnswer{Json(), std::move(body), *shape};
       }
@@ -596,7 +608,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       get.headers.Set("Accept", "text/event-stream");
       get.headers.Set("Last-Event-ID", parser.last_event_id());
       if (absl::Status s = co_await Decorate(get, nullptr); !s.ok()) co_return s;
-      auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint);
+      auto opened = co_await client_->Open(target_.url, get, target_.endpoint);
       ++failures;
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
         CountResumption();
@@ -646,7 +658,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       const bool decorated = (co_await Decorate(get, nullptr)).ok();
       if (resuming) get.headers.Set("Last-Event-ID", parser.last_event_id());
       absl::StatusOr<std::unique_ptr<transport::ResponseStream>> opened = absl::UnavailableError("no credentials");
-      if (decorated) opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+      if (decorated) opened = co_await client_->Open(target_.url, get, target_.endpoint, {.long_lived = true});
       if (opened.ok() && (*opened)->status() == 200 && IsEventStream((*opened)->headers())) {
         if (resuming) CountResumption();
         backoff.Reset();
@@ -700,7 +712,7 @@ class SseBackend final : public BackendBase, public std::enable_shared_from_this
     transport::Request get = BaseRequest("GET");
     get.headers.Set("Accept", "text/event-stream");
     if (absl::Status s = co_await Decorate(get, nullptr); !s.ok()) co_return s;
-    auto opened = co_await client_->Open(target_.url, std::move(get), target_.endpoint, {.long_lived = true});
+    auto opened = co_await client_->Open(target_.url, get, target_.endpoint, {.long_lived = true});
     if (!opened.ok()) co_return Failure(opened.status());
     if ((*opened)->status() != 200) {
       co_return HttpFailure((*opened)->status(), absl::StrCat("SSE stream answered HTTP ", (*opened)->status()));

@@ -337,24 +337,36 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   }
 
   // A connection from the pool: an idle one, a new one under the cap, or one handed over after a wait.
+  // An idle connection for a caller on `home`, or null. The caller's thread's most recent one; another
+  // thread's only when no new one may be opened (it works the same, with a hop to that thread and back).
+  std::unique_ptr<Conn> TakeIdleLocked(Pool& pool, const asio::execution_context* home) {
+    EvictIdleLocked(pool);
+    if (pool.idle.empty()) return nullptr;
+    auto it = std::find_if(pool.idle.rbegin(), pool.idle.rend(), [home](const auto& c) { return c->home == home; });
+    if (it == pool.idle.rend() && pool.open >= opt_.max_connections_per_origin) it = pool.idle.rbegin();
+    if (it == pool.idle.rend()) return nullptr;
+    auto conn = std::move(*it);
+    pool.idle.erase(std::next(it).base());
+    conn->reused = true;
+    ++pool.stats.connections_reused;
+    return conn;
+  }
+  std::unique_ptr<Conn> TakeIdle(Pool& pool, const asio::any_io_executor& here) {
+    std::lock_guard lock(pool.mu);
+    return TakeIdleLocked(pool, &asio::query(here, asio::execution::context));
+  }
+
+  // A connection: an idle one (see TakeIdleLocked), else a new one, else (at the cap) the next one
+  // released, waiting up to pool_wait_timeout. `fresh`: a new one only.
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> Acquire(std::shared_ptr<Pool> pool, bool fresh) {
     asio::execution_context* const home = &asio::query(co_await asio::this_coro::executor, asio::execution::context);
     std::shared_ptr<Waiter> waiter;
     {
       std::lock_guard lock(pool->mu);
-      EvictIdleLocked(*pool);
-      if (!fresh && !pool->idle.empty()) {
-        // The caller's thread's most recent idle connection; another thread's only when no new one may
-        // be opened (it works the same, with a hop to that thread and back).
-        auto it = std::find_if(pool->idle.rbegin(), pool->idle.rend(), [home](const auto& c) { return c->home == home; });
-        if (it == pool->idle.rend() && pool->open >= opt_.max_connections_per_origin) it = pool->idle.rbegin();
-        if (it != pool->idle.rend()) {
-          auto conn = std::move(*it);
-          pool->idle.erase(std::next(it).base());
-          conn->reused = true;
-          ++pool->stats.connections_reused;
-          co_return std::move(conn);
-        }
+      if (!fresh) {
+        if (auto conn = TakeIdleLocked(*pool, home)) co_return std::move(conn);
+      } else {
+        EvictIdleLocked(*pool);
       }
       if (pool->open < opt_.max_connections_per_origin) {
         ++pool->open;
@@ -448,17 +460,18 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
 
   // --- requests ---
 
-  // A request as it goes on the wire (kept for a second attempt on a fresh connection).
+  // A request as it goes on the wire (kept for a second attempt on a fresh connection). The body stays
+  // the caller's: it is written from where it is.
   struct WireRequest {
     std::string head;
-    std::string body;
+    const std::string* body = nullptr;
     bool head_only = false;  // a HEAD request: its response has no body
   };
 
-  static absl::StatusOr<WireRequest> BuildRequest(const Url& url, const Pool& pool, Request& request) {
+  static absl::StatusOr<WireRequest> BuildRequest(const Url& url, const Pool& pool, const Request& request) {
     auto head = internal::RequestHead(request, url.target, pool.host_header);
     if (!head.ok()) return MarkNotSent(absl::InvalidArgumentError(absl::StrCat("request to ", url.Authority(), ": ", head.status().message())));
-    return WireRequest{std::move(*head), std::move(request.body), request.method == "HEAD"};
+    return WireRequest{std::move(*head), &request.body, request.method == "HEAD"};
   }
 
   struct Attempt {
@@ -471,7 +484,12 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
   asio::awaitable<Attempt> Exchange(S& stream, Conn& conn, const WireRequest& req, Duration timeout, const Url& url) {
     Attempt a;
     conn.lowest().expires_after(timeout);
-    auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req.head, req.body);
+    internal::WriteProgress w = internal::WriteNow(stream, req.head, *req.body);
+    if (!w.done) {
+      auto [ec, n] = co_await internal::WriteRest(stream, req.head, *req.body, w.written);
+      w.ec = ec;
+    }
+    const beast::error_code wec = w.ec;
     ResponseParser parser;
     parser.header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
     parser.body_limit(opt_.max_response_body_bytes);
@@ -551,8 +569,8 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     co_return absl::UnavailableError("unreachable");
   }
 
-  asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> Open(Url url, Request request, Endpoint endpoint,
-                                                                       StreamOptions options);
+  asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> Open(const Url& url, const Request& request,
+                                                                       const Endpoint& endpoint, StreamOptions options);
 
   PoolStats Stats(const Url& url, const Endpoint& endpoint) const {
     auto pool = FindPool(url, endpoint);
@@ -603,6 +621,14 @@ class ResponseStreamImpl final : public ResponseStream {
     }
     if (conn_->RunsOn(co_await asio::this_coro::executor)) co_return co_await ReadOn(timeout);
     co_return co_await asio::co_spawn(conn_->strand, ReadOn(timeout), asio::use_awaitable);
+  }
+
+  std::optional<std::string> TakeBody() override {
+    if (!prefetched_ || !parser_->is_done()) return std::nullopt;
+    std::string body = std::move(*prefetched_);
+    prefetched_.reset();
+    Finish(parser_->keep_alive());
+    return body;
   }
 
   void Close() override { Finish(false); }
@@ -669,8 +695,9 @@ class ResponseStreamImpl final : public ResponseStream {
 
 }  // namespace
 
-asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::ClientImpl::Open(Url url, Request request,
-                                                                                      Endpoint endpoint,
+asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::ClientImpl::Open(const Url& url,
+                                                                                      const Request& request,
+                                                                                      const Endpoint& endpoint,
                                                                                       StreamOptions options) {
   auto pool = PoolFor(url, endpoint);
   auto req = BuildRequest(url, *pool, request);
@@ -683,9 +710,12 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       if (!c.ok()) co_return MarkNotSent(c.status());
       conn = std::move(*c);
     } else {
-      auto c = co_await Acquire(pool, fresh);
-      if (!c.ok()) co_return c.status();
-      conn = std::move(*c);
+      if (!fresh) conn = TakeIdle(*pool, co_await asio::this_coro::executor);  // (most often: no wait)
+      if (!conn) {
+        auto c = co_await Acquire(pool, fresh);
+        if (!c.ok()) co_return c.status();
+        conn = std::move(*c);
+      }
     }
     auto parser = std::make_unique<ResponseParser>();
     parser->header_limit(static_cast<uint32_t>(opt_.max_response_header_bytes));
@@ -697,7 +727,12 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
     };
     auto read_header = [&](auto& stream) -> asio::awaitable<HeaderResult> {
       conn->lowest().expires_after(opt_.response_timeout);
-      auto [wec, wn] = co_await internal::AsyncWriteMessage(stream, req->head, req->body);
+      internal::WriteProgress w = internal::WriteNow(stream, req->head, *req->body);
+      if (!w.done) {
+        auto [ec, n] = co_await internal::WriteRest(stream, req->head, *req->body, w.written);
+        w.ec = ec;
+      }
+      const beast::error_code wec = w.ec;
       if (wec) {
         co_return HeaderResult{Failure(wec, url, "sending the request"), conn->reused && IsStaleConnectionError(wec),
                                std::nullopt};
@@ -737,15 +772,17 @@ asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> internal::Clien
       conn->lowest().expires_never();
       co_return ok;
     };
-    auto on_conn = [&]() -> asio::awaitable<HeaderResult> {
-      if (conn->tls) co_return co_await read_header(*conn->tls);
-      co_return co_await read_header(*conn->plain);
-    };
     HeaderResult hr;
-    if (conn->RunsOn(co_await asio::this_coro::executor)) {
-      hr = co_await on_conn();
-    } else {
+    if (!conn->RunsOn(co_await asio::this_coro::executor)) {
+      auto on_conn = [&]() -> asio::awaitable<HeaderResult> {
+        if (conn->tls) co_return co_await read_header(*conn->tls);
+        co_return co_await read_header(*conn->plain);
+      };
       hr = co_await asio::co_spawn(conn->strand, on_conn, asio::use_awaitable);
+    } else if (conn->tls) {
+      hr = co_await read_header(*conn->tls);
+    } else {
+      hr = co_await read_header(*conn->plain);
     }
     if (!hr.status.ok()) {
       if (options.long_lived) {
@@ -779,10 +816,10 @@ asio::awaitable<absl::StatusOr<Response>> HttpClient::Send(const Url& url, Reque
   return impl_->Send(url, std::move(request), endpoint, timeout);
 }
 
-asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> HttpClient::Open(const Url& url, Request request,
+asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> HttpClient::Open(const Url& url, const Request& request,
                                                                                  const Endpoint& endpoint,
                                                                                  StreamOptions options) {
-  return impl_->Open(url, std::move(request), endpoint, options);
+  return impl_->Open(url, request, endpoint, options);
 }
 
 absl::Status MarkNotSent(absl::Status status) {

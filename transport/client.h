@@ -8,7 +8,7 @@
 //   HttpClient client(executor, ClientOptions{});
 //   Endpoint ep{.ca_bundle_path = "/etc/toolhive/ca-bundles/x/ca.crt"};
 //   absl::StatusOr<Response> r = co_await client.Send(*ParseUrl("https://x:8443/mcp"), std::move(req), ep);
-//   auto stream = co_await client.Open(url, std::move(get), ep);      // a long-lived SSE response
+//   auto stream = co_await client.Open(url, get, ep);      // a long-lived SSE response
 //   while (auto chunk = co_await (*stream)->Read()) { if (chunk->empty()) break; ... }
 //
 // Responses are returned whatever their status; redirects are never followed (a 3xx is returned as is,
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -59,6 +60,9 @@ class ResponseStream {
   // The next piece of the body; an empty string at the end of the body. `timeout` bounds this one
   // read (0 = no limit). Must be awaited from one coroutine at a time.
   virtual boost::asio::awaitable<absl::StatusOr<std::string>> Read(Duration timeout = Duration::zero()) = 0;
+  // The whole body, when it was read with the header (a small body of known length that is not an event
+  // stream): the stream is then at its end, its connection released. nullopt: read the body with Read().
+  virtual std::optional<std::string> TakeBody() = 0;
   // Closes the connection (the body is abandoned). Call from the coroutine that reads, or after it.
   virtual void Close() = 0;
 };
@@ -99,7 +103,9 @@ class HttpClient {
                                                         Duration timeout = Duration::zero());
 
   // Sends a request and returns once the response headers arrived; the body is read from the stream.
-  boost::asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> Open(const Url& url, Request request,
+  // `url`, `request` and `endpoint` are read until the returned awaitable completes: await it at once
+  // (a request kept for a retry is then sent as it is, without a copy).
+  boost::asio::awaitable<absl::StatusOr<std::unique_ptr<ResponseStream>>> Open(const Url& url, const Request& request,
                                                                               const Endpoint& endpoint,
                                                                               StreamOptions options = {});
 

@@ -603,8 +603,12 @@ asio::awaitable<absl::Status> Session<Stream>::WriteResponse(Response response, 
   }
   if (internal::Bodiless(response.status)) response.body.clear();
   Lowest(stream_).expires_after(opt_.write_timeout);
-  auto [ec, n] = co_await internal::AsyncWriteMessage(stream_, *head, response.body);
-  if (ec) {
+  internal::WriteProgress w = internal::WriteNow(stream_, *head, response.body);
+  if (!w.done) {
+    auto [ec, n] = co_await internal::WriteRest(stream_, *head, response.body, w.written);
+    w.ec = ec;
+  }
+  if (const beast::error_code ec = w.ec) {
     keep_alive_ = false;
     co_return absl::UnavailableError(absl::StrCat("writing the response failed: ", ec.message()));
   }

@@ -125,27 +125,40 @@ inline absl::StatusOr<std::string> ResponseHead(const Response& response, bool k
   return head;
 }
 
-// Writes `head` and `body` in one gather write; returns (error, bytes written). Both must live until
-// the write completes. On a plain TCP stream the socket is first offered the whole message without
-// waiting: loopback and LAN peers take it all at once nearly always, and then no asynchronous write
-// (its composed operation, its timer, its posted completion) is needed. What the socket does not take
-// is written asynchronously, under the stream's timeout as before.
+// Writing `head` and `body` in one gather write, in two steps so that the common case costs no
+// coroutine: WriteNow offers a plain TCP socket the whole message without waiting (loopback and LAN
+// peers take it all at once nearly always, and then no asynchronous write, with its composed operation,
+// timer and posted completion, is needed); WriteRest writes what is left asynchronously, under the
+// stream's timeout. Both strings must live until the write completes.
+//
+//   WriteProgress w = WriteNow(stream, head, body);
+//   if (!w.done) std::tie(w.ec, w.written) = co_await WriteRest(stream, head, body, w.written);
+struct WriteProgress {
+  boost::system::error_code ec;
+  size_t written = 0;  // bytes of head + body written
+  bool done = false;   // all of it written, or failed (ec)
+};
+
 template <typename Stream>
-boost::asio::awaitable<std::tuple<boost::system::error_code, size_t>> AsyncWriteMessage(Stream& stream,
-                                                                                        const std::string& head,
-                                                                                        const std::string& body) {
+WriteProgress WriteNow(Stream& stream, const std::string& head, const std::string& body) {
+  WriteProgress w;
+  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
+    const std::array<boost::asio::const_buffer, 2> message{boost::asio::buffer(head), boost::asio::buffer(body)};
+    auto& socket = stream.socket();
+    if (!socket.non_blocking()) socket.non_blocking(true, w.ec);
+    if (!w.ec) w.written = socket.write_some(message, w.ec);
+    if (w.ec == boost::asio::error::would_block || w.ec == boost::asio::error::try_again) w.ec = {};
+    w.done = w.ec || w.written == head.size() + body.size();
+  }
+  return w;
+}
+
+template <typename Stream>
+boost::asio::awaitable<std::tuple<boost::system::error_code, size_t>> WriteRest(Stream& stream, const std::string& head,
+                                                                                const std::string& body, size_t written) {
   boost::beast::buffers_suffix<std::array<boost::asio::const_buffer, 2>> rest(
       std::array<boost::asio::const_buffer, 2>{boost::asio::buffer(head), boost::asio::buffer(body)});
-  size_t written = 0;
-  if constexpr (std::is_same_v<Stream, boost::beast::tcp_stream>) {
-    auto& socket = stream.socket();
-    boost::system::error_code ec;
-    if (!socket.non_blocking()) socket.non_blocking(true, ec);
-    if (!ec) written = socket.write_some(rest, ec);
-    if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again) co_return std::tuple(ec, written);
-    if (written == head.size() + body.size()) co_return std::tuple(boost::system::error_code(), written);
-    rest.consume(written);
-  }
+  rest.consume(written);
   auto [ec, n] = co_await boost::asio::async_write(stream, rest, boost::asio::as_tuple(boost::asio::use_awaitable));
   co_return std::tuple(ec, written + n);
 }
