@@ -1516,13 +1516,15 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // --- HTTP routing ---
 
+  // (Not a coroutine itself: the hot path, /mcp, costs no frame here.)
   asio::awaitable<void> Handle(Exchange& ex) {
     ++requests_;
+    if (ex.request().Path() == "/mcp") return HandleMcp(ex);
+    return HandleOther(ex);
+  }
+
+  asio::awaitable<void> HandleOther(Exchange& ex) {
     const std::string_view path = ex.request().Path();
-    if (path == "/mcp") {  // (the hot path, tested first)
-      co_await HandleMcp(ex);
-      co_return;
-    }
     if (path == "/health" || path == "/ping") {
       Response r = JsonResponse(200, Json{{"status", "ok"}});
       co_await ex.Respond(std::move(r));
@@ -1694,7 +1696,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     // Who is calling (incomingAuth): a failure is answered here, 401 with the RFC 9728 challenge.
-    auto who = co_await Authenticate(ex);
+    Caller who = OpenCaller();
+    if (!who) who = co_await Authenticate(ex);
     if (!who) co_return;
     const std::string_view path = req.Path();
     if (req.method == "POST" && (path == "/mcp" || path == "/")) {  // (the hot path first)
@@ -1737,8 +1740,7 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   using Caller = std::shared_ptr<const auth::Identity>;
 
-  // The caller's identity, or null after answering the failure (401/403/503 with the challenge).
-  asio::awaitable<Caller> Authenticate(Exchange& ex) {
+  static const Caller& Anonymous() {
     static const Caller kAnonymous = [] {
       auto a = std::make_shared<auth::Identity>();
       a->anonymous = true;
@@ -1746,17 +1748,31 @@ class Core final : public std::enable_shared_from_this<Core> {
       a->subject = auth::kAnonymousSubject;
       return a;
     }();
+    return kAnonymous;
+  }
+  bool AnonymousConfig() const {
+    return !snapshot()->cfg.incoming_auth || snapshot()->cfg.incoming_auth->type == "anonymous";
+  }
+
+  // The anonymous caller when incomingAuth checks nothing (decided without a coroutine); null when the
+  // request goes through Authenticate.
+  Caller OpenCaller() const {
+    auto incoming = Incoming();
+    return (incoming ? incoming->anonymous() : AnonymousConfig()) ? Anonymous() : nullptr;
+  }
+
+  // The caller's identity, or null after answering the failure (401/403/503 with the challenge).
+  asio::awaitable<Caller> Authenticate(Exchange& ex) {
     auto incoming = Incoming();
     if (!incoming) {
       // Fail closed: a gateway whose authenticator could not be made lets nobody in as anonymous.
-      const bool anonymous_config = !snapshot()->cfg.incoming_auth || snapshot()->cfg.incoming_auth->type == "anonymous";
-      if (anonymous_config) co_return kAnonymous;
+      if (AnonymousConfig()) co_return Anonymous();
       Response r = JsonResponse(503, Json{{"error", "temporarily_unavailable"},
                                           {"error_description", "incoming authentication is not available"}});
       co_await ex.Respond(std::move(r));
       co_return nullptr;
     }
-    if (incoming->anonymous()) co_return kAnonymous;
+    if (incoming->anonymous()) co_return Anonymous();
     const std::string authorization(ex.request().headers.Get("Authorization").value_or(""));
     auto who = co_await incoming->Authenticate(authorization);
     if (who.ok()) co_return std::make_shared<const auth::Identity>(std::move(*who));
@@ -1813,31 +1829,37 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   // The session named by Mcp-Session-Id, or an answer saying why there is none (400 missing, 404 unknown).
-  asio::awaitable<std::shared_ptr<ClientSession>> RequireSession(Exchange& ex, const Json& id, const Caller& who) {
-    auto header = ex.request().headers.Get("Mcp-Session-Id");
+  // The session a request names, or why it has none: the HTTP status and JSON-RPC error to answer.
+  struct SessionLookup {
+    std::shared_ptr<ClientSession> session;
+    int status = 0;
+    Json error;
+  };
+  SessionLookup LookUpSession(const transport::Request& req, const Json& id, const Caller& who) {
+    auto header = req.headers.Get("Mcp-Session-Id");
     if (!header || header->empty()) {
-      Json e = gateway::MakeError(id, gateway::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required");
-      co_await Reply(ex, 400, std::move(e));
-      co_return nullptr;
+      return {nullptr, 400, gateway::MakeError(id, gateway::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required")};
     }
     auto session = FindSession(std::string(*header));
     // A session presented by another identity than the one that created it is not found (its existence
     // is not revealed).
     if (session && !auth::BindingMatches(session->binding, *who)) session = nullptr;
-    if (!session || session->legacy) {
-      Json e = gateway::MakeError(id, -32001, "Session not found");
-      co_await Reply(ex, 404, std::move(e));
-      co_return nullptr;
-    }
-    if (auto v = ex.request().headers.Get("MCP-Protocol-Version"); v && !gateway::IsSupportedProtocolVersion(*v)) {
-      Json e = gateway::MakeError(id, gateway::kInvalidRequest,
-                                  absl::StrCat("Bad Request: unsupported MCP-Protocol-Version ", std::string(*v)));
-      co_await Reply(ex, 400, std::move(e));
-      co_return nullptr;
+    if (!session || session->legacy) return {nullptr, 404, gateway::MakeError(id, -32001, "Session not found")};
+    if (auto v = req.headers.Get("MCP-Protocol-Version"); v && !gateway::IsSupportedProtocolVersion(*v)) {
+      return {nullptr, 400,
+              gateway::MakeError(id, gateway::kInvalidRequest,
+                                 absl::StrCat("Bad Request: unsupported MCP-Protocol-Version ", std::string(*v)))};
     }
     session->Touch();
     if (!who->anonymous) session->SetIdentity(who);  // a refreshed token is what is exchanged from now on
-    co_return session;
+    return {std::move(session), 0, Json()};
+  }
+
+  // The request's session, or null after answering why it has none.
+  asio::awaitable<std::shared_ptr<ClientSession>> RequireSession(Exchange& ex, const Json& id, const Caller& who) {
+    SessionLookup found = LookUpSession(ex.request(), id, who);
+    if (!found.session) co_await Reply(ex, found.status, std::move(found.error));
+    co_return found.session;
   }
 
   // Parses a POSTed JSON-RPC message. On failure answers 400 with the JSON-RPC error and returns null.
@@ -1918,8 +1940,12 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_await RefuseWhileDraining(ex, id);
       co_return;
     }
-    auto session = co_await RequireSession(ex, id, who);
-    if (!session) co_return;
+    SessionLookup found = LookUpSession(ex.request(), id, who);  // (no coroutine of RequireSession's)
+    if (!found.session) {
+      co_await Reply(ex, found.status, std::move(found.error));
+      co_return;
+    }
+    std::shared_ptr<ClientSession> session = std::move(found.session);
     if (kind != gateway::MessageKind::kRequest) {
       if (kind == gateway::MessageKind::kResponse) {
         session->TakeAnswer(message);
@@ -1946,7 +1972,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     std::shared_ptr<CallStream> call;
     if (accepts_sse && request.method == "tools/call") call = session->PrepareCall(wake);
     scope->raw_ok = true;
-    asio::co_spawn(here, Holding(shared_from_this(), Answer(session, std::move(request), call, scope)), asio::detached);
+    std::shared_ptr<Core> self = shared_from_this();
+    asio::co_spawn(here, Answer(std::move(self), session, std::move(request), call, scope), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
     std::shared_ptr<asio::steady_timer> timer;
@@ -1980,9 +2007,9 @@ class Core final : public std::enable_shared_from_this<Core> {
   }
 
   // Runs one client request and hands its answer to the exchange waiting in HandlePost: through `wake`
-  // as JSON, or on the call's SSE stream once that opened.
-  asio::awaitable<void> Answer(std::shared_ptr<ClientSession> session, ClientRequest request, std::shared_ptr<CallStream> call,
-                               std::shared_ptr<RequestScope> scope) {
+  // as JSON, or on the call's SSE stream once that opened. Runs detached, holding the core (`hold`).
+  asio::awaitable<void> Answer(std::shared_ptr<Core> hold, std::shared_ptr<ClientSession> session, ClientRequest request,
+                               std::shared_ptr<CallStream> call, std::shared_ptr<RequestScope> scope) {
     const std::shared_ptr<Channel> wake = scope->wake;
     Json response = co_await Dispatch(session, std::move(request), call, scope);
     if (!call) {

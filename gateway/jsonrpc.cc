@@ -63,21 +63,29 @@ constexpr uint64_t kHighs = 0x8080808080808080ULL;
 constexpr uint64_t HasZero(uint64_t w) { return (w - kOnes) & ~w & kHighs; }
 constexpr uint64_t HasLess(uint64_t w, uint8_t n) { return (w - kOnes * n) & ~w & kHighs; }
 
-bool PlainByte(unsigned char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
+// Eight bytes at once; a shorter tail is read as the text's last eight bytes (again, overlapping) or,
+// in a text shorter than that, padded with a plain byte.
+constexpr bool PlainWord(uint64_t w) {
+  return !((w & kHighs) | HasLess(w, 0x20) | HasZero(w ^ (kOnes * 0x7f)) | HasZero(w ^ (kOnes * '"')) |
+           HasZero(w ^ (kOnes * '\\')));
+}
 
 bool Plain(std::string_view text) {
   const char* p = text.data();
-  size_t n = text.size();
-  for (; n >= 8; p += 8, n -= 8) {
-    uint64_t w;
-    std::memcpy(&w, p, 8);
-    if ((w & kHighs) | HasLess(w, 0x20) | HasZero(w ^ (kOnes * 0x7f)) | HasZero(w ^ (kOnes * '"')) |
-        HasZero(w ^ (kOnes * '\\'))) {
-      return false;
-    }
+  const size_t size = text.size();
+  uint64_t w;
+  if (size < 8) {
+    w = kOnes * 'a';
+    if (size != 0) std::memcpy(&w, p, size);
+    return PlainWord(w);
   }
-  for (; n > 0; ++p, --n) {
-    if (!PlainByte(static_cast<unsigned char>(*p))) return false;
+  for (size_t at = 0; at + 8 <= size; at += 8) {
+    std::memcpy(&w, p + at, 8);
+    if (!PlainWord(w)) return false;
+  }
+  if (size % 8 != 0) {
+    std::memcpy(&w, p + size - 8, 8);
+    return PlainWord(w);
   }
   return true;
 }

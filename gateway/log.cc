@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gateway/jsonrpc.h"
@@ -125,13 +126,10 @@ Logger::Line::Line(Logger* log, LogLevel level, const char* msg) : log_(log), le
     second_text = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
     cached_second = second;
   }
-  char millis[8];
-  std::snprintf(millis, sizeof millis, ".%03dZ", static_cast<int>(ms - second * 1000));
   text_.reserve(256);
   text_ += "{\"time\":\"";
   text_ += second_text;
-  text_ += millis;
-  text_ += "\",\"level\":\"";
+  absl::StrAppend(&text_, ".", absl::Dec(ms - second * 1000, absl::kZeroPad3), "Z\",\"level\":\"");
   text_ += LevelName(level);
   text_ += "\",\"msg\":";
   AppendQuoted(text_, msg);

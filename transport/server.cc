@@ -474,10 +474,15 @@ class ExchangeImpl final : public ExchangeBase {
   const Request& request() const override { return request_; }
   Request& mutable_request() override { return request_; }
 
+  // (Not a coroutine itself: the write is the session's, awaited by the caller.)
   asio::awaitable<absl::Status> Respond(Response response) override {
-    if (responded) co_return absl::FailedPreconditionError("a response was already sent");
+    if (responded) return AlreadyResponded();
     responded = true;
-    co_return co_await session_.WriteResponse(std::move(response), keep_alive_);
+    return session_.WriteResponse(std::move(response), keep_alive_);
+  }
+
+  static asio::awaitable<absl::Status> AlreadyResponded() {
+    co_return absl::FailedPreconditionError("a response was already sent");
   }
 
   asio::awaitable<absl::StatusOr<std::shared_ptr<SseStream>>> StartSse(Headers headers) override {

@@ -102,19 +102,23 @@ TEST(JsonDump, WritesTheTextNlohmannWrites) {
   EXPECT_EQ(built.dump(), Dump(built));
 }
 
-// Every byte at every position of a string of 17 (two 8-byte steps and a tail): written as nlohmann
-// writes it, bad UTF-8 replaced with U+FFFD.
+// Every byte at every position of strings of 1 to 24 bytes (shorter than one 8-byte step, whole steps,
+// steps and a tail read overlapping): written as nlohmann writes it, bad UTF-8 replaced with U+FFFD.
 TEST(JsonDump, EveryByteAtEveryPositionIsEscapedAsNlohmannEscapesIt) {
-  for (int byte = 0; byte < 256; ++byte) {
-    for (size_t at = 0; at < 17; ++at) {
-      std::string s(17, 'a');
-      s[at] = static_cast<char>(byte);
-      const Json value = s;
-      const std::string want = value.dump(-1, ' ', false, Json::error_handler_t::replace);
-      ASSERT_EQ(want, Dump(value)) << "byte " << byte << " at " << at;
-      ASSERT_EQ(want, Dump(Json::object({{s, 1}})).substr(1, want.size())) << "key, byte " << byte << " at " << at;
+  for (size_t size = 1; size <= 24; ++size) {
+    for (int byte = 0; byte < 256; ++byte) {
+      for (size_t at = 0; at < size; ++at) {
+        std::string s(size, 'a');
+        s[at] = static_cast<char>(byte);
+        const Json value = s;
+        const std::string want = value.dump(-1, ' ', false, Json::error_handler_t::replace);
+        ASSERT_EQ(want, Dump(value)) << "byte " << byte << " at " << at << " of " << size;
+        ASSERT_EQ(want, Dump(Json::object({{s, 1}})).substr(1, want.size()))
+            << "key, byte " << byte << " at " << at << " of " << size;
+      }
     }
   }
+  EXPECT_EQ("\"\"", Dump(Json(std::string())));
   const Json mixed = {"caf\xc3\xa9", "cut \xe4\xb8", "\xed\xa0\x80", std::string("nul\0in", 6)};
   EXPECT_EQ(mixed.dump(-1, ' ', false, Json::error_handler_t::replace), Dump(mixed));
 }
