@@ -2278,9 +2278,9 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (exporter_ && scope.trace.sampled) {
       gateway::Span span;
-      span.trace_id = scope.trace.trace_id;
-      span.span_id = scope.trace.span_id;
-      span.parent_id = scope.trace.parent_id;
+      span.trace_id = scope.trace.trace_id.str();
+      span.span_id = scope.trace.span_id.str();
+      span.parent_id = scope.trace.parent_id.str();
       span.name = method;
       span.kind = 2;
       span.start = scope.started;
@@ -2455,9 +2455,9 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (session->EndCall(call_key)) co_return Json();  // cancelled: no answer
     if (exporter_ && client_span.sampled) {
       gateway::Span span;
-      span.trace_id = client_span.trace_id;
-      span.span_id = client_span.span_id;
-      span.parent_id = client_span.parent_id;
+      span.trace_id = client_span.trace_id.str();
+      span.span_id = client_span.span_id.str();
+      span.parent_id = client_span.parent_id.str();
       span.name = absl::StrCat(method, " ", backend);
       span.kind = 3;
       span.start = call_started;

@@ -36,16 +36,25 @@ std::mt19937_64& Generator() {
   return gen;
 }
 
-// `words` random 64-bit words in lower-case hex, not all zero (an all-zero id is invalid).
-std::string RandomHex(int words) {
+// `words` random 64-bit words in lower-case hex (written in place by absl), not all zero (an all-zero id
+// is invalid).
+template <size_t N>
+HexId<N> RandomHex() {
+  static_assert(N == 16 || N == 32);
   std::mt19937_64& gen = Generator();
   uint64_t first, second = 0;
   do {
     first = gen();
-    if (words > 1) second = gen();
+    if (N == 32) second = gen();
   } while (first == 0 && second == 0);
-  if (words == 1) return absl::StrCat(absl::Hex(first, absl::kZeroPad16));
-  return absl::StrCat(absl::Hex(first, absl::kZeroPad16), absl::Hex(second, absl::kZeroPad16));
+  const absl::AlphaNum high(absl::Hex(first, absl::kZeroPad16));
+  char digits[N];
+  std::copy(high.Piece().begin(), high.Piece().end(), digits);
+  if constexpr (N == 32) {
+    const absl::AlphaNum low(absl::Hex(second, absl::kZeroPad16));
+    std::copy(low.Piece().begin(), low.Piece().end(), digits + 16);
+  }
+  return HexId<N>(std::string_view(digits, N));
 }
 
 bool IsLowerHex(const std::string& s) {
@@ -65,8 +74,8 @@ int64_t UnixNanos(std::chrono::system_clock::time_point t) {
 
 }  // namespace
 
-std::string NewTraceId() { return RandomHex(2); }
-std::string NewSpanId() { return RandomHex(1); }
+TraceId NewTraceId() { return RandomHex<32>(); }
+SpanId NewSpanId() { return RandomHex<16>(); }
 
 std::optional<TraceContext> TraceContext::Parse(const std::string& header) {
   const std::string h(absl::StripAsciiWhitespace(header));
@@ -80,8 +89,8 @@ std::optional<TraceContext> TraceContext::Parse(const std::string& header) {
   if (h.size() > 55 && h[55] != '-') return std::nullopt;
   if (AllZero(trace) || AllZero(parent)) return std::nullopt;
   TraceContext t;
-  t.trace_id = trace;
-  t.parent_id = parent;
+  t.trace_id = TraceId(trace);
+  t.parent_id = SpanId(parent);
   t.span_id = NewSpanId();
   int f = 0;
   absl::SimpleHexAtoi(flags, &f);
@@ -113,7 +122,10 @@ TraceContext TraceContext::Child() const {
 }
 
 std::string TraceContext::Traceparent() const {
-  return absl::StrCat("00-", trace_id, "-", span_id, sampled ? "-01" : "-00");
+  std::string out;
+  out.reserve(55);
+  out.append("00-").append(trace_id.view()).append("-").append(span_id.view()).append(sampled ? "-01" : "-00");
+  return out;
 }
 
 // --- the exporter ---------------------------------------------------------------------------------

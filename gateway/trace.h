@@ -11,6 +11,7 @@
 //   headers.Set("traceparent", child.Traceparent());
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -33,10 +35,33 @@ class HttpClient;
 
 namespace vmcp::gateway {
 
+// A trace or span id: N lower-case hex digits held in place (no allocation on the request path), or
+// empty. Read as a string_view.
+template <size_t N>
+class HexId {
+ public:
+  HexId() = default;
+  // `hex` is N digits (callers check), or empty.
+  explicit HexId(std::string_view hex) : size_(hex.size() == N ? N : 0) {
+    if (size_ == N) std::copy(hex.begin(), hex.end(), digits_.begin());
+  }
+  bool empty() const { return size_ == 0; }
+  std::string_view view() const { return {digits_.data(), size_}; }
+  operator std::string_view() const { return view(); }
+  std::string str() const { return std::string(view()); }
+  friend bool operator==(const HexId& a, const HexId& b) { return a.view() == b.view(); }
+
+ private:
+  std::array<char, N> digits_{};
+  size_t size_ = 0;
+};
+using TraceId = HexId<32>;
+using SpanId = HexId<16>;
+
 struct TraceContext {
-  std::string trace_id;   // 32 lowercase hex digits, not all zero
-  std::string span_id;    // 16 lowercase hex digits: this hop's span
-  std::string parent_id;  // the caller's span ("" for a root)
+  TraceId trace_id;   // 32 lowercase hex digits, not all zero
+  SpanId span_id;     // 16 lowercase hex digits: this hop's span
+  SpanId parent_id;   // the caller's span (empty for a root)
   bool sampled = true;
   std::string tracestate;  // forwarded as received
 
@@ -51,8 +76,8 @@ struct TraceContext {
   std::string Traceparent() const;
 };
 
-std::string NewTraceId();
-std::string NewSpanId();
+TraceId NewTraceId();
+SpanId NewSpanId();
 
 // A finished span, as exported.
 struct Span {
