@@ -1289,10 +1289,6 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (exporter_) exporter_->Start(executor, client_);
     expire_strand_ = asio::make_strand(executor);
     expire_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
-    {
-      std::lock_guard lock(lazy_mu_);
-      lazy_timer_ = std::make_shared<asio::steady_timer>(expire_strand_);
-    }
     monitor_ = std::make_shared<gateway::HealthMonitor>(
         executor, client_, [weak = weak_from_this()](const std::string& backend, bool advertised, bool changed) {
           if (auto self = weak.lock()) self->HealthChanged(backend, advertised, changed);
@@ -1406,11 +1402,6 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (monitor_) monitor_->Stop();
     if (auto incoming = Incoming()) incoming->Stop();
     if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
-    {
-      std::lock_guard lock(lazy_mu_);
-      if (lazy_timer_) lazy_timer_->cancel();
-      lazy_due_.clear();
-    }
     std::map<std::string, std::shared_ptr<ClientSession>> sessions;
     {
       std::lock_guard lock(mu_);
@@ -1985,8 +1976,18 @@ class Core final : public std::enable_shared_from_this<Core> {
     asio::co_spawn(here, Answer(std::move(self), session, std::move(request), call, scope), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
     // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
-    if (call) WatchLazySse(session, call);
+    std::shared_ptr<asio::steady_timer> timer;
+    if (call) {
+      timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+      timer->expires_after(kLazySse);
+      timer->async_wait([session, call](boost::system::error_code ec) {
+        if (!ec && session->StartStreamAfterWait(call)) {
+          call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
+        }
+      });
+    }
     auto [ec, first] = co_await wake->async_receive(kTuple);
+    if (timer) timer->cancel();
     if (call && first == OpenStreamMarker()) {
       auto opened = co_await ex.StartSse();
       if (opened.ok()) session->AttachCall(call, *opened);
@@ -2003,46 +2004,6 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     co_await Reply(ex, 200, std::move(first));
-  }
-
-  // A tool call whose client takes SSE is answered as plain JSON when it is quick; one still unanswered
-  // (and quiet) after kLazySse opens its stream instead: the exchange gets the marker through the call's
-  // channel. Every call waits the same time, so they fall due in the order they came: one timer, armed
-  // for the oldest, serves them all (a timer per call cost a scheduling and a cancellation each). It
-  // wakes at most every kLazySseSlack, taking all that fell due meanwhile: a call opens its stream
-  // between kLazySse and kLazySse + kLazySseSlack.
-  static constexpr auto kLazySseSlack = std::chrono::milliseconds(10);
-  void WatchLazySse(const std::shared_ptr<ClientSession>& session, const std::shared_ptr<CallStream>& call) {
-    std::lock_guard lock(lazy_mu_);
-    if (!lazy_timer_ || stopping_) return;
-    const auto now = Clock::now();
-    lazy_due_.push_back({now + kLazySse, session, call});
-    if (!lazy_armed_) ArmLazySseLocked(now);
-  }
-  void ArmLazySseLocked(Clock::time_point now) {
-    lazy_armed_ = true;
-    lazy_timer_->expires_at(std::max(lazy_due_.front().at, now + kLazySseSlack));
-    lazy_timer_->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-      if (auto self = weak.lock(); self && !ec) self->LazySseDue();
-    });
-  }
-  void LazySseDue() {
-    std::vector<std::pair<std::shared_ptr<ClientSession>, std::shared_ptr<CallStream>>> due;
-    {
-      std::lock_guard lock(lazy_mu_);
-      lazy_armed_ = false;
-      const auto now = Clock::now();
-      while (!lazy_due_.empty() && lazy_due_.front().at <= now) {
-        auto session = lazy_due_.front().session.lock();
-        auto call = lazy_due_.front().call.lock();
-        if (session && call) due.emplace_back(std::move(session), std::move(call));
-        lazy_due_.pop_front();
-      }
-      if (!lazy_due_.empty() && !stopping_) ArmLazySseLocked(now);
-    }
-    for (auto& [session, call] : due) {  // (outside lazy_mu_: this takes the call's lock)
-      if (session->StartStreamAfterWait(call)) call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
-    }
   }
 
   // Runs one client request and hands its answer to the exchange waiting in HandlePost: through `wake`
@@ -2602,16 +2563,6 @@ class Core final : public std::enable_shared_from_this<Core> {
   std::shared_ptr<CatalogueCache> catalogue_cache_ = std::make_shared<CatalogueCache>();
   asio::any_io_executor expire_strand_;  // a strand of executor_
   std::shared_ptr<asio::steady_timer> expire_timer_;
-  // Calls that open their stream if still unanswered after kLazySse (WatchLazySse), oldest first.
-  struct LazySse {
-    Clock::time_point at;
-    std::weak_ptr<ClientSession> session;
-    std::weak_ptr<CallStream> call;
-  };
-  std::mutex lazy_mu_;
-  std::deque<LazySse> lazy_due_;                   // guarded by lazy_mu_
-  bool lazy_armed_ = false;                        // guarded by lazy_mu_
-  std::shared_ptr<asio::steady_timer> lazy_timer_;  // guarded by lazy_mu_ (its waits too)
   uint16_t port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
