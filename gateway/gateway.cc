@@ -1828,8 +1828,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     co_await ex.Respond(std::move(r));
   }
 
-  // The session named by Mcp-Session-Id, or an answer saying why there is none (400 missing, 404 unknown).
-  // The session a request names, or why it has none: the HTTP status and JSON-RPC error to answer.
+  // The session named by Mcp-Session-Id, or why there is none: the HTTP status (400 missing or an
+  // unsupported protocol version, 404 unknown) and the JSON-RPC error to answer.
   struct SessionLookup {
     std::shared_ptr<ClientSession> session;
     int status = 0;

@@ -336,7 +336,6 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     co_return std::move(conn);
   }
 
-  // A connection from the pool: an idle one, a new one under the cap, or one handed over after a wait.
   // An idle connection for a caller on `home`, or null. The caller's thread's most recent one; another
   // thread's only when no new one may be opened (it works the same, with a hop to that thread and back).
   std::unique_ptr<Conn> TakeIdleLocked(Pool& pool, const asio::execution_context* home) {

@@ -132,7 +132,10 @@ inline absl::StatusOr<std::string> ResponseHead(const Response& response, bool k
 // stream's timeout. Both strings must live until the write completes.
 //
 //   WriteProgress w = WriteNow(stream, head, body);
-//   if (!w.done) std::tie(w.ec, w.written) = co_await WriteRest(stream, head, body, w.written);
+//   if (!w.done) {
+//     auto [ec, n] = co_await WriteRest(stream, head, body, w.written);
+//     w.ec = ec;
+//   }
 struct WriteProgress {
   boost::system::error_code ec;
   size_t written = 0;  // bytes of head + body written
