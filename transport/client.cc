@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -278,6 +279,26 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     co_return co_await asio::co_spawn(strand, ConnectOn(std::move(pool), std::move(conn)), asio::use_awaitable);
   }
 
+  // Asio's reactor keeps a socket's write interest (EPOLLOUT) once one write has waited, and a connect
+  // waits as a write. A pooled backend connection then mostly waits to read: each response that
+  // arrives also makes the socket writable again, which queues an event for the reactor to take up and
+  // find nothing to do (one per call, seen with strace). Registering the connected socket anew, as
+  // an accepted one is, drops that interest: two system calls once per connection. The new
+  // registration reports no readiness missed in between (nothing is sent yet).
+  static absl::Status DropWriteInterest(tcp::socket& socket) {
+    beast::error_code ec;
+    const tcp protocol = socket.local_endpoint(ec).protocol();
+    if (ec) return absl::UnavailableError(absl::StrCat("local endpoint: ", ec.message()));
+    const tcp::socket::native_handle_type fd = socket.release(ec);
+    if (ec) return absl::UnavailableError(absl::StrCat("re-registering the socket: ", ec.message()));
+    socket.assign(protocol, fd, ec);
+    if (ec) {
+      ::close(fd);
+      return absl::UnavailableError(absl::StrCat("re-registering the socket: ", ec.message()));
+    }
+    return absl::OkStatus();
+  }
+
   asio::awaitable<absl::StatusOr<std::unique_ptr<Conn>>> ConnectOn(std::shared_ptr<Pool> pool, std::unique_ptr<Conn> conn) {
     const Url& url = pool->origin;
     if (url.tls && !pool->tls_error.ok()) co_return pool->tls_error;
@@ -312,6 +333,9 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     if (cec) co_return absl::UnavailableError(absl::StrCat("cannot connect to ", url.Authority(), ": ", cec.message()));
     beast::error_code nec;
     conn->plain->socket().set_option(tcp::no_delay(true), nec);
+    if (absl::Status s = DropWriteInterest(conn->plain->socket()); !s.ok()) {
+      co_return absl::UnavailableError(absl::StrCat("connection to ", url.Authority(), ": ", s.message()));
+    }
     if (!url.tls) co_return std::move(conn);
 
     conn->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(std::move(*conn->plain), *pool->tls);

@@ -2,13 +2,15 @@
 // a private CA (trusted through the backend's bundle; refused without it, with the wrong CA, for the
 // wrong host name and when expired, each saying which), bad bundles failing one backend only,
 // redirects not followed, fragments never sent, streamed responses, stale-connection retry, timeouts,
-// connections kept per caller io_context.
+// connections kept per caller io_context, connections not watched for writing while they wait to read.
 
 #include "transport/client.h"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <utility>
 #include <vector>
@@ -119,6 +121,46 @@ TEST(Client, SequentialRequestsReuseOneConnection) {
   EXPECT_EQ(stats.connections_reused, 99u);
   EXPECT_EQ(server->stats().connections_accepted, 1u);
   EXPECT_EQ(server->stats().requests, 100u);
+}
+
+// Every socket registration of this process's epoll instances, as /proc reports it: the registered
+// file descriptor and its event mask.
+std::vector<std::pair<int, unsigned>> EpollRegistrations() {
+  std::vector<std::pair<int, unsigned>> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string() != "anon_inode:[eventpoll]") continue;
+    std::ifstream info("/proc/self/fdinfo/" + entry.path().filename().string());
+    for (std::string line; std::getline(info, line);) {
+      int fd = -1;
+      unsigned events = 0;
+      if (std::sscanf(line.c_str(), "tfd: %d events: %x", &fd, &events) != 2) continue;
+      if (std::filesystem::read_symlink("/proc/self/fd/" + std::to_string(fd), ec).string().rfind("socket:", 0) == 0) {
+        out.emplace_back(fd, events);
+      }
+    }
+  }
+  return out;
+}
+
+// A pooled connection waits to read. Write interest left over from its connect would queue a wasted
+// writable event in the reactor with every response that arrives.
+TEST(Client, IdlePooledConnectionIsNotWatchedForWriting) {
+  auto server = StartServer({}, Echo);
+  IoThread io;
+  HttpClient client(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  for (int i = 0; i < 3; ++i) {
+    auto r = io.Run(client.Send(url, Post("x"), {}));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  ASSERT_EQ(client.Stats(url, {}).connections_opened, 1u);
+  const auto registrations = EpollRegistrations();
+  // The listener, the accepted connection and the client's connection at least.
+  ASSERT_GE(registrations.size(), 3u);
+  for (const auto& [fd, events] : registrations) {
+    EXPECT_EQ(events & 0x4u, 0u) << "socket fd " << fd << " is registered for writing (events 0x" << std::hex << events << ")";
+  }
 }
 
 // A connection's I/O runs on the io_context it was opened from: a caller on another io_context (another
