@@ -2259,7 +2259,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   // One log line and one server span per answered client request.
   void Finished(const ClientSession& session, const RequestScope& scope, const std::string& id_text,
                 const std::string& method, Clock::time_point started, const Json& response, bool error) {
-    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    const auto took = Clock::now() - started;
     std::string message;
     if (response.is_object() && response.contains("error") && response["error"].is_object()) {
       message = response["error"].value("message", std::string());
@@ -2269,7 +2269,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       line.Str("request_id", id_text)
           .Str("session", gateway::SessionTag(session.id()))
           .Str("method", method)
-          .Num("duration_ms", std::round(ms * 1000) / 1000)
+          .Millis("duration_ms", took)
           .Str("trace_id", scope.trace.trace_id)
           .Str("outcome", response.is_null() ? "cancelled" : (error ? "error" : "ok"));
       if (!scope.backend.empty()) line.Str("backend", scope.backend);

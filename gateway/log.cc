@@ -35,6 +35,19 @@ const char* LevelName(LogLevel level) {
 // Keys a line sets itself; an event's field of that name is left out.
 bool Reserved(std::string_view key) { return key == "time" || key == "level" || key == "msg"; }
 
+// The buffer a thread builds its lines in, kept between lines (unless one grew it large).
+constexpr size_t kKeptLineCapacity = 4096;
+thread_local std::string spare_line;
+std::string TakeLineBuffer() {
+  std::string text = std::move(spare_line);
+  text.clear();
+  if (text.capacity() < 256) text.reserve(256);
+  return text;
+}
+void KeepLineBuffer(std::string text) {
+  if (text.capacity() <= kKeptLineCapacity && text.capacity() > spare_line.capacity()) spare_line = std::move(text);
+}
+
 }  // namespace
 
 Logger::Logger(LogLevel level, Sink sink) : level_(level), sink_(std::move(sink)) {}
@@ -67,18 +80,15 @@ void Logger::Drain() {
     // Lines are written in batches: at most kFlushInterval after they were queued, at once when the
     // batch is large, a warning or an error came, or the logger ends. (A wake-up and a write(2) per
     // request line would cost the request path more than formatting the line does.)
-    cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || urgent_ || queue_.size() >= kFlushBatch; });
+    cv_.wait_for(lock, kFlushInterval, [this] { return stopping_ || urgent_ || queued_lines_ >= kFlushBatch; });
     urgent_ = false;
-    if (queue_.empty() && dropped_ == 0) {
+    if (queued_.empty() && dropped_ == 0) {
       if (stopping_) return;
       continue;
     }
     batch.clear();
-    for (std::string& line : queue_) {
-      batch += line;
-      batch += '\n';
-    }
-    queue_.clear();
+    batch.swap(queued_);  // the next lines go to the buffer just written out
+    queued_lines_ = 0;
     if (dropped_ > 0) {
       batch += "{\"time\":";
       batch += nlohmann::json(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())).dump();
@@ -92,7 +102,7 @@ void Logger::Drain() {
     std::fwrite(batch.data(), 1, batch.size(), stderr);
     std::fflush(stderr);
     lock.lock();
-    if (last && queue_.empty()) return;
+    if (last && queued_.empty()) return;
   }
 }
 
@@ -126,7 +136,7 @@ Logger::Line::Line(Logger* log, LogLevel level, const char* msg) : log_(log), le
     second_text = absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(second), absl::UTCTimeZone());
     cached_second = second;
   }
-  text_.reserve(256);
+  text_ = TakeLineBuffer();
   text_ += "{\"time\":\"";
   text_ += second_text;
   absl::StrAppend(&text_, ".", absl::Dec(ms - second * 1000, absl::kZeroPad3), "Z\",\"level\":\"");
@@ -161,6 +171,26 @@ Logger::Line& Logger::Line::Num(std::string_view key, double value) {
   return *this;
 }
 
+Logger::Line& Logger::Line::Millis(std::string_view key, std::chrono::nanoseconds value) {
+  if (log_ == nullptr) return *this;
+  Key(key);
+  int64_t us = (value.count() + (value.count() >= 0 ? 500 : -500)) / 1000;  // to the nearest microsecond
+  if (us < 0) {
+    text_ += '-';
+    us = -us;
+  }
+  char digits[24];
+  text_.append(digits, std::to_chars(digits, digits + sizeof digits, us / 1000).ptr);
+  if (int64_t fraction = us % 1000; fraction != 0) {
+    char tail[4] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                    static_cast<char>('0' + fraction % 10)};
+    size_t n = 4;
+    while (tail[n - 1] == '0') --n;  // 1.5, not 1.500
+    text_.append(tail, n);
+  }
+  return *this;
+}
+
 Logger::Line& Logger::Line::Json(std::string_view key, const nlohmann::json& value) {
   if (log_ == nullptr) return *this;
   Key(key);
@@ -172,30 +202,33 @@ void Logger::Line::Write() {
   if (log_ == nullptr) return;
   text_ += '}';
   Logger* log = std::exchange(log_, nullptr);
-  log->Write(level_, std::move(text_));
+  log->Write(level_, text_);
 }
 
-void Logger::Write(LogLevel level, std::string line) {
+Logger::Line::~Line() { KeepLineBuffer(std::move(text_)); }
+
+void Logger::Write(LogLevel level, std::string& line) {
   if (sink_) {
     std::lock_guard lock(mu_);
     sink_(line);
     return;
   }
+  line += '\n';
   bool wake = false;
   {
     std::lock_guard lock(mu_);
     if (!writer_.joinable()) {  // no writer thread (a host's executor): written here, whole
-      line += "\n";
       std::fwrite(line.data(), 1, line.size(), stderr);
       return;
     }
-    if (queue_.size() >= kMaxQueued) {
+    if (queued_.size() + line.size() > kMaxQueuedBytes) {
       ++dropped_;
       return;
     }
-    queue_.push_back(std::move(line));
+    queued_ += line;
+    ++queued_lines_;
     if (level >= LogLevel::kWarn) urgent_ = true;
-    wake = urgent_ || queue_.size() == kFlushBatch;
+    wake = urgent_ || queued_lines_ == kFlushBatch;
   }
   if (wake) cv_.notify_one();
 }

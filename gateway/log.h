@@ -5,7 +5,8 @@
 // (stderr by default), whole, so concurrent lines never interleave. Once StartWriter() was called (a
 // gateway on threads of its own), stderr is written in batches by a thread of the logger's own from a
 // bounded queue: a request never waits on a slow or blocked log reader, and when the queue is full lines
-// are dropped and counted (a line saying how many follows). Without it (a gateway on a host's executor,
+// are dropped and counted (a line saying how many follows). Queued lines are appended to one buffer, and
+// a line is built in a buffer its thread keeps: a request's line costs no allocation. Without it (a gateway on a host's executor,
 // which creates no thread) stderr is written directly. Values are escaped by the JSON library (plain
 // printable ASCII, which needs none, is copied as it is); callers pass no tokens, secrets or full session ids (SessionTag()
 // shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
@@ -13,13 +14,12 @@
 //   Logger log(LogLevel::kInfo, nullptr);            // nullptr: stderr
 //   log.Info("backend left", {{"backend", "github"}});
 //   // the request path: the line is built as text, no JSON document in between
-//   log.Start(LogLevel::kInfo, "mcp request").Str("method", "tools/call").Num("duration_ms", 1.7).Write();
+//   log.Start(LogLevel::kInfo, "mcp request").Str("method", "tools/call").Millis("duration_ms", took).Write();
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <initializer_list>
 #include <mutex>
@@ -60,8 +60,12 @@ class Logger {
    public:
     Line& Str(std::string_view key, std::string_view value);
     Line& Num(std::string_view key, double value);
+    // A duration in milliseconds to the microsecond, written as Num would write that rounded value
+    // (1.5, 0.042, 12), from integers.
+    Line& Millis(std::string_view key, std::chrono::nanoseconds value);
     Line& Json(std::string_view key, const nlohmann::json& value);
     void Write();
+    ~Line();
     Line(const Line&) = delete;  // one line, written once (Start's result is never copied)
     Line& operator=(const Line&) = delete;
 
@@ -76,18 +80,19 @@ class Logger {
   Line Start(LogLevel level, const char* msg) { return Line(enabled(level) ? this : nullptr, level, msg); }
 
  private:
-  void Write(LogLevel level, std::string line);
+  void Write(LogLevel level, std::string& line);
   void Drain();  // the stderr writer thread
 
   const LogLevel level_;
   Sink sink_;
   std::mutex mu_;
-  // Stderr (no sink): lines queued for the writer thread.
-  static constexpr size_t kMaxQueued = 8192;
-  static constexpr size_t kFlushBatch = 256;
+  // Stderr (no sink): lines queued for the writer thread, each with its newline, in one buffer.
+  static constexpr size_t kMaxQueuedBytes = size_t{4} << 20;
+  static constexpr size_t kFlushBatch = 256;  // lines
   static constexpr std::chrono::milliseconds kFlushInterval{50};
   std::condition_variable cv_;
-  std::deque<std::string> queue_;  // guarded by mu_
+  std::string queued_;             // guarded by mu_
+  size_t queued_lines_ = 0;        // guarded by mu_
   uint64_t dropped_ = 0;           // guarded by mu_
   bool stopping_ = false;          // guarded by mu_
   bool urgent_ = false;            // guarded by mu_: a warning or error waits to be written

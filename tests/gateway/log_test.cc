@@ -1,8 +1,14 @@
 // The structured log lines: each one JSON object, time/level/msg first, fields in order, values escaped
-// (quotes, control characters, text that is not UTF-8), levels below the logger's dropped.
+// (quotes, control characters, text that is not UTF-8), levels below the logger's dropped, durations
+// written exactly, and the stderr writer losing or splitting no line.
 #include "gateway/log.h"
 
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -77,6 +83,65 @@ TEST(LogTest, NumbersAreJsonNumbers) {
   EXPECT_DOUBLE_EQ(line["b"].get<double>(), 1e21);
   EXPECT_DOUBLE_EQ(line["c"].get<double>(), 2);
   EXPECT_TRUE(line["d"].is_null()) << "not a number is written as null";
+}
+
+// Millis writes what Num wrote for the duration rounded to the microsecond, without floating point.
+TEST(LogTest, MillisIsWrittenAsNumWouldWriteItsRoundedValue) {
+  using std::chrono::nanoseconds;
+  std::vector<int64_t> cases = {0, 1, 499, 500, 999, 1000, 42'000, 1'500'000, 12'000'000, 1'234'567, 999'999'500,
+                                60'000'000'000, -1'500'000};
+  for (int64_t ns = 0; ns < 3'000'000; ns += 977) cases.push_back(ns);
+  for (int64_t ns : cases) {
+    Captured c;
+    const double ms = static_cast<double>(ns) / 1e6;
+    const double rounded = static_cast<double>(ns >= 0 ? (ns + 500) / 1000 : (ns - 500) / 1000) / 1000;
+    c.log.Start(LogLevel::kInfo, "t").Millis("a", nanoseconds(ns)).Num("b", rounded).Write();
+    const std::string& line = c.lines.at(0);
+    const size_t a = line.find("\"a\":"), b = line.find(",\"b\":");
+    ASSERT_NE(b, std::string::npos) << line;
+    EXPECT_EQ(line.substr(a + 4, b - a - 4), line.substr(b + 5, line.size() - b - 6)) << ns << " ns (" << ms << " ms): " << line;
+  }
+}
+
+// The stderr writer: lines from several threads each arrive whole, once, in one thread's order.
+TEST(LogTest, StderrWriterKeepsEveryLineWhole) {
+  std::FILE* file = std::tmpfile();
+  ASSERT_NE(file, nullptr);
+  std::fflush(stderr);
+  const int saved = ::dup(2);
+  ASSERT_GE(saved, 0);
+  ASSERT_GE(::dup2(::fileno(file), 2), 0);
+  constexpr int kThreads = 4, kLines = 2000;
+  {
+    Logger log(LogLevel::kInfo, nullptr);
+    log.StartWriter();
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&log, t] {
+        for (int i = 0; i < kLines; ++i) {
+          log.Start(LogLevel::kInfo, "line").Num("thread", t).Num("i", i).Str("pad", std::string(i % 300, 'x')).Write();
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+  }  // the logger writes what is queued as it ends
+  std::fflush(stderr);
+  ::dup2(saved, 2);
+  ::close(saved);
+  std::rewind(file);
+  std::vector<int> next(kThreads, 0);
+  char buffer[1024];
+  int lines = 0;
+  while (std::fgets(buffer, sizeof buffer, file) != nullptr) {
+    const Json line = Json::parse(buffer, nullptr, false);
+    ASSERT_FALSE(line.is_discarded()) << buffer;
+    const int t = line["thread"], i = line["i"];
+    ASSERT_EQ(i, next.at(t)) << "thread " << t;
+    ++next[t];
+    ++lines;
+  }
+  std::fclose(file);
+  EXPECT_EQ(lines, kThreads * kLines);
 }
 
 TEST(LogTest, ReservedKeysOfAnEventAreLeftOut) {
