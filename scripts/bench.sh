@@ -109,7 +109,7 @@ if [[ $MODE == smoke ]]; then
   TX_FIRST_TOKENS=2
 else
   CONCURRENCIES=(1 32 256)
-  ECHO_ROUNDS=3
+  ECHO_ROUNDS=5
   LOAD=(--duration=4 --warmup=1)
   AGG_BACKENDS=100 AGG_TOOLS=50 AGG_ITERATIONS=10
   IDLE_SESSIONS=10000
@@ -343,7 +343,8 @@ fi
 # echo_runs VARIANT TARGET URL TOOL [loadgen flags...]
 # echo_runs VARIANT PATH...: each PATH ("target|url|tool|loadgen flag", the flag optional) at each concurrency. The paths
 # run in turn, ECHO_ROUNDS rounds of them, so that the shared machine's load drifts over all of them
-# alike (the report takes each path's median run).
+# alike (the report takes each path's median run, and compares the gateway with direct and nginx round by
+# round: the gateway runs right after direct and right before nginx).
 echo_runs() {
   local variant=$1 c round path target url tool flags
   shift
@@ -362,17 +363,17 @@ echo_runs() {
 log "scenario 1: tools/call echo, plain HTTP"
 mark "1 echo"
 paths=("direct|http://127.0.0.1:$ECHO_PORT/mcp|tool_0|"
-  "gateway|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|"
-  "gateway-json|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|--accept=json")
+  "gateway|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|")
 [[ -z "$NGINX_PLAIN_PORT" ]] || paths+=("nginx|http://127.0.0.1:$NGINX_PLAIN_PORT/mcp|tool_0|")
+paths+=("gateway-json|http://127.0.0.1:$GW_PLAIN_PORT/mcp|echo_tool_0|--accept=json")
 echo_runs plain "${paths[@]}"
 
 log "scenario 2: tools/call echo, TLS backend (gateway in direct mode with a CA bundle)"
 mark "2 echo, TLS"
 paths=("direct|https://localhost:$ECHO_TLS_PORT/mcp|tool_0|--ca=$PKI/ca.crt"
-  "gateway|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|"
-  "gateway-json|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|--accept=json")
+  "gateway|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|")
 [[ -z "$NGINX_TLS_PORT" ]] || paths+=("nginx|http://127.0.0.1:$NGINX_TLS_PORT/mcp|tool_0|")
+paths+=("gateway-json|http://127.0.0.1:$GW_TLS_PORT/mcp|echotls_tool_0|--accept=json")
 echo_runs tls "${paths[@]}"
 
 # --- scenario 3: aggregation scale ----------------------------------------------------------------------
