@@ -56,25 +56,71 @@ bool IsFieldValue(std::string_view value) {
 }
 
 std::optional<std::string_view> Headers::Get(std::string_view name) const {
-  for (const Field& f : fields_) {
-    if (EqualsIgnoreCase(f.name, name)) return std::string_view(f.value);
+  for (const Slot& s : slots_) {
+    if (s.name_size == name.size() && EqualsIgnoreCase(std::string_view(text_.data() + s.at, s.name_size), name)) {
+      return std::string_view(text_.data() + s.at + s.name_size, s.value_size);
+    }
   }
   return std::nullopt;
 }
 
-void Headers::Set(std::string name, std::string value) {
-  Remove(name);
-  Add(std::move(name), std::move(value));
+void Headers::Set(std::string_view name, std::string_view value) {
+  const bool removed = Drop(name);
+  Add(name, value);  // (before any compaction: `name` and `value` may view this object's text)
+  if (removed) MaybeCompact();
 }
 
-void Headers::Add(std::string name, std::string value) {
-  if (fields_.empty()) fields_.reserve(8);  // one allocation for a typical message's headers, not four
-  fields_.push_back({std::move(name), std::move(value)});
+void Headers::Add(std::string_view name, std::string_view value) {
+  if (slots_.empty()) {
+    slots_.reserve(8);  // a typical message's fields in one allocation each
+    text_.reserve(256);
+  }
+  // `name` or `value` may view this object's own text (a field copied under another name): their
+  // offsets are taken before the append can move it.
+  const char* const base = text_.data();
+  const auto inside = [&](std::string_view v) { return v.data() >= base && v.data() + v.size() <= base + text_.size() && !v.empty(); };
+  const bool name_inside = inside(name), value_inside = inside(value);
+  const size_t name_at = name_inside ? static_cast<size_t>(name.data() - base) : 0;
+  const size_t value_at = value_inside ? static_cast<size_t>(value.data() - base) : 0;
+  const size_t at = text_.size();
+  text_.resize(at + name.size() + value.size());
+  char* out = text_.data();
+  std::memcpy(out + at, name_inside ? out + name_at : name.data(), name.size());
+  std::memcpy(out + at + name.size(), value_inside ? out + value_at : value.data(), value.size());
+  slots_.push_back({static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
+  live_ += name.size() + value.size();
 }
 
 void Headers::Remove(std::string_view name) {
-  fields_.erase(std::remove_if(fields_.begin(), fields_.end(), [&](const Field& f) { return EqualsIgnoreCase(f.name, name); }),
-                fields_.end());
+  if (Drop(name)) MaybeCompact();
+}
+
+bool Headers::Drop(std::string_view name) {
+  const size_t before = slots_.size();
+  slots_.erase(std::remove_if(slots_.begin(), slots_.end(),
+                              [&](const Slot& s) {
+                                if (s.name_size != name.size() ||
+                                    !EqualsIgnoreCase(std::string_view(text_.data() + s.at, s.name_size), name)) {
+                                  return false;
+                                }
+                                live_ -= s.name_size + s.value_size;
+                                return true;
+                              }),
+               slots_.end());
+  return slots_.size() != before;
+}
+
+// Headers changed field by field for long (a set kept and updated) never grow without bound.
+void Headers::MaybeCompact() {
+  if (text_.size() <= 2 * live_ + 1024) return;
+  std::string text;
+  text.reserve(live_);
+  for (Slot& s : slots_) {
+    const size_t at = text.size();
+    text.append(text_, s.at, s.name_size + s.value_size);
+    s.at = static_cast<uint32_t>(at);
+  }
+  text_ = std::move(text);
 }
 
 std::string_view Request::Path() const {

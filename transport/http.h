@@ -19,27 +19,70 @@ namespace vmcp::transport {
 using Duration = std::chrono::nanoseconds;
 
 // An ordered list of header fields. Names compare case-insensitively; repeated fields are kept.
+// Names and values live back to back in one string, so a message's fields cost two allocations, not
+// one or two per field. Views from Get() and fields() are valid until the headers next change.
 class Headers {
  public:
   struct Field {
-    std::string name;
-    std::string value;
+    std::string_view name;
+    std::string_view value;
   };
 
   // The first value of `name`, if present.
   std::optional<std::string_view> Get(std::string_view name) const;
   bool Has(std::string_view name) const { return Get(name).has_value(); }
   // Replaces every field named `name` with one.
-  void Set(std::string name, std::string value);
-  void Add(std::string name, std::string value);
+  void Set(std::string_view name, std::string_view value);
+  void Add(std::string_view name, std::string_view value);
   void Remove(std::string_view name);
 
-  const std::vector<Field>& fields() const { return fields_; }
-  bool empty() const { return fields_.empty(); }
+  class Iterator;
+  struct Fields;
+  Fields fields() const;  // in order: for (Headers::Field f : headers.fields())
+  size_t size() const { return slots_.size(); }
+  size_t text_bytes() const { return text_.size(); }  // held for names and values, removed ones included
+  bool empty() const { return slots_.empty(); }
 
  private:
-  std::vector<Field> fields_;
+  struct Slot {
+    uint32_t at;          // where the name starts in text_; the value follows it
+    uint32_t name_size;
+    uint32_t value_size;
+  };
+  Field At(const Slot& s) const {
+    return {std::string_view(text_.data() + s.at, s.name_size), std::string_view(text_.data() + s.at + s.name_size, s.value_size)};
+  }
+  bool Drop(std::string_view name);  // Remove without compacting: whether a field was dropped
+  void MaybeCompact();
+
+  std::string text_;
+  size_t live_ = 0;  // bytes of text_ that fields still use (Remove leaves the rest until Compact)
+  std::vector<Slot> slots_;
 };
+
+class Headers::Iterator {
+ public:
+  Iterator(const Headers* headers, size_t i) : headers_(headers), i_(i) {}
+  Field operator*() const { return headers_->At(headers_->slots_[i_]); }
+  Iterator& operator++() {
+    ++i_;
+    return *this;
+  }
+  bool operator!=(const Iterator& o) const { return i_ != o.i_; }
+  bool operator==(const Iterator& o) const { return i_ == o.i_; }
+
+ private:
+  const Headers* headers_;
+  size_t i_;
+};
+
+struct Headers::Fields {
+  const Headers* headers;
+  Iterator begin() const { return Iterator(headers, 0); }
+  Iterator end() const { return Iterator(headers, headers->slots_.size()); }
+};
+
+inline Headers::Fields Headers::fields() const { return Fields{this}; }
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

@@ -406,7 +406,7 @@ class RequestParser final : public http::basic_parser<true> {
   void on_field_impl(http::field name, beast::string_view name_text, beast::string_view value,
                      beast::error_code&) override {
     if (name == http::field::expect && beast::iequals(value, "100-continue")) expects_continue_ = true;
-    request_.headers.Add(std::string(name_text), std::string(value));
+    request_.headers.Add(std::string_view(name_text.data(), name_text.size()), std::string_view(value.data(), value.size()));
   }
   void on_header_impl(beast::error_code&) override {}
   // (A length past the body limit was refused by the parser before this.)

@@ -39,9 +39,10 @@ namespace vmcp::transport::internal {
 // could end the field or the head early (IsFieldName, IsFieldValue).
 inline absl::Status CheckField(const Headers::Field& f) {
   if (f.name.empty()) return absl::InvalidArgumentError("a header field has an empty name");
-  if (!IsFieldName(f.name)) return absl::InvalidArgumentError(absl::StrCat("header field name \"", f.name, "\" is not a token"));
+  const absl::string_view name(f.name.data(), f.name.size());
+  if (!IsFieldName(f.name)) return absl::InvalidArgumentError(absl::StrCat("header field name \"", name, "\" is not a token"));
   if (!IsFieldValue(f.value)) {
-    return absl::InvalidArgumentError(absl::StrCat("header field ", f.name, " has a control character in its value"));
+    return absl::InvalidArgumentError(absl::StrCat("header field ", name, " has a control character in its value"));
   }
   return absl::OkStatus();
 }
@@ -86,7 +87,7 @@ inline absl::StatusOr<std::string> RequestHead(const Request& request, std::stri
   head.reserve(256);
   head.append(request.method).append(" ").append(target).append(" HTTP/1.1\r\n");
   bool has_host = false, has_agent = false;
-  for (const Headers::Field& f : request.headers.fields()) {
+  for (const Headers::Field f : request.headers.fields()) {
     if (absl::Status s = CheckField(f); !s.ok()) return s;
     const FieldRole role = RoleOf(f.name);
     if (role == FieldRole::kFraming) continue;
@@ -115,7 +116,7 @@ inline absl::StatusOr<std::string> ResponseHead(const Response& response, bool k
   char digits[8];
   const char* end = std::to_chars(digits, digits + sizeof digits, response.status).ptr;
   head.append("HTTP/1.1 ").append(digits, static_cast<size_t>(end - digits)).append(" ").append(StatusReason(response.status)).append("\r\n");
-  for (const Headers::Field& f : response.headers.fields()) {
+  for (const Headers::Field f : response.headers.fields()) {
     if (absl::Status s = CheckField(f); !s.ok()) return s;
     if (RoleOf(f.name) != FieldRole::kFraming) AppendField(head, f.name, f.value);
   }

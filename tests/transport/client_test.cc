@@ -86,6 +86,58 @@ TEST(Url, ParsesWhatBackendsUse) {
   EXPECT_EQ(ResolveUrl(base, "https://other:1/m")->ToString(), "https://other:1/m");
 }
 
+std::vector<std::string> Listed(const Headers& h) {
+  std::vector<std::string> out;
+  for (Headers::Field f : h.fields()) out.push_back(std::string(f.name) + ": " + std::string(f.value));
+  return out;
+}
+
+// Header lists: order kept, names case-insensitive, repeats kept by Add and replaced by Set.
+TEST(Headers, KeepOrderAndCompareNamesWithoutCase) {
+  Headers h;
+  EXPECT_TRUE(h.empty());
+  h.Add("Accept", "application/json");
+  h.Add("X-Trace", "a");
+  h.Add("x-trace", "b");
+  h.Set("Content-Type", "text/plain");
+  EXPECT_EQ(h.Get("ACCEPT"), "application/json");
+  EXPECT_EQ(h.Get("X-TRACE"), "a");  // the first
+  EXPECT_FALSE(h.Get("X-Trac").has_value());
+  EXPECT_FALSE(h.Get("X-Traces").has_value());
+  EXPECT_EQ(Listed(h), (std::vector<std::string>{"Accept: application/json", "X-Trace: a", "x-trace: b", "Content-Type: text/plain"}));
+  h.Set("X-Trace", "c");  // both replaced, by one at the end
+  EXPECT_EQ(Listed(h), (std::vector<std::string>{"Accept: application/json", "Content-Type: text/plain", "X-Trace: c"}));
+  h.Remove("accept");
+  EXPECT_FALSE(h.Has("Accept"));
+  EXPECT_EQ(h.size(), 2u);
+  h.Add("Empty", "");
+  EXPECT_EQ(h.Get("empty"), "");
+  Headers copy = h;
+  h.Set("X-Trace", "d");
+  EXPECT_EQ(copy.Get("X-Trace"), "c");
+  EXPECT_EQ(h.Get("X-Trace"), "d");
+}
+
+// A field set from the same list's own text (a value copied under another name, or a field set to
+// itself) is copied before the list's text can move, and a list updated many times stays small.
+TEST(Headers, FieldsSetFromTheirOwnTextAndManyUpdates) {
+  Headers h;
+  h.Add("Authorization", std::string(200, 'k'));
+  for (int i = 0; i < 50; ++i) h.Add("X-" + std::to_string(i), std::string(40, static_cast<char>('a' + i % 26)));
+  h.Add("X-Copy", *h.Get("Authorization"));  // the append outgrows the text it copies from
+  EXPECT_EQ(h.Get("X-Copy"), std::string(200, 'k'));
+  h.Set("X-7", *h.Get("X-7"));  // replaced by itself
+  EXPECT_EQ(h.Get("X-7"), std::string(40, 'h'));
+  const std::string_view name = (*h.fields().begin()).name;  // "Authorization", viewed in place
+  h.Set(name, "replaced");
+  EXPECT_EQ(h.Get("authorization"), "replaced");
+  for (int i = 0; i < 100000; ++i) h.Set("X-Counter", std::to_string(i));
+  EXPECT_EQ(h.Get("X-Counter"), "99999");
+  EXPECT_EQ(h.Get("X-49"), std::string(40, 'x'));
+  EXPECT_EQ(h.size(), 53u);
+  EXPECT_LT(h.text_bytes(), 8192u) << "removed fields' text is dropped once it outweighs the rest";
+}
+
 // The field checks every head written goes through (and config and outgoing auth use): every byte at
 // every position of values from 1 to 20 bytes (the eight-byte steps and the tail), and names.
 TEST(HttpFields, ValuesAndNamesAreCheckedByteForByte) {

@@ -94,7 +94,7 @@ TEST(Server, RequestsAreReadWholeWhetherBufferedOrStillToCome) {
 TEST(Server, KeepAliveFollowsTheRequestsVersionAndConnectionField) {
   auto server = StartServer({}, [](Exchange& ex) -> asio::awaitable<void> {
     Response r;
-    for (const auto& f : ex.request().headers.fields()) r.body += f.name + "=" + f.value + ";";
+    for (const auto& f : ex.request().headers.fields()) r.body += std::string(f.name) + "=" + std::string(f.value) + ";";
     co_await ex.Respond(std::move(r));
   });
   for (const auto& [request, kept] : std::vector<std::pair<std::string, bool>>{
