@@ -309,7 +309,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
   asio::awaitable<absl::StatusOr<BackendAnswer>> Send(OutgoingRequest request, std::shared_ptr<BackendEvents> call_events,
                                                       bool text_ok) override {
     if (closed_) co_return Failure("session closed");
-    const std::string& method = request.method;
+    const std::string_view method = request.method;  // (compared by size first)
     // What a re-initialized session must be told again is kept (small).
     const bool remembered = method == "logging/setLevel" || method == "resources/subscribe" || method == "resources/unsubscribe";
     for (int attempt = 0;; ++attempt) {
@@ -322,7 +322,7 @@ class StreamableBackend final : public BackendBase, public std::enable_shared_fr
       auto response = co_await Post(std::move(body), std::move(id_value), call_events,
                                     text_ok ? PostKind::kTextOk : PostKind::kMessage);
       if (response.ok() || response.status().code() != absl::StatusCode::kNotFound || attempt > 0 || closed_) {
-        if (remembered && response.ok() && !response->is_error()) Remember(method, Parse(request.text).value("params", Json()));
+        if (remembered && response.ok() && !response->is_error()) Remember(request.method, Parse(request.text).value("params", Json()));
         co_return response;
       }
       absl::Status reinit = co_await Reinitialize(generation);

@@ -1700,12 +1700,13 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!who) who = co_await Authenticate(ex);
     if (!who) co_return;
     const std::string_view path = req.Path();
-    if (req.method == "POST" && (path == "/mcp" || path == "/")) {  // (the hot path first)
+    const std::string_view method = req.method;
+    if (method == "POST" && (path == "/mcp" || path == "/")) {  // (the hot path first)
       co_await HandlePost(ex, who);
       co_return;
     }
     if (path == "/sse") {
-      if (req.method == "GET") {
+      if (method == "GET") {
         co_await HandleLegacyStream(ex, who);
       } else {
         Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use GET on /sse");
@@ -1714,7 +1715,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       co_return;
     }
     if (path == "/messages" || path == "/message") {
-      if (req.method == "POST") {
+      if (method == "POST") {
         co_await HandleLegacyPost(ex, who);
       } else {
         Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use POST on /messages");
@@ -1722,15 +1723,15 @@ class Core final : public std::enable_shared_from_this<Core> {
       }
       co_return;
     }
-    if (req.method == "GET") {
+    if (method == "GET") {
       co_await HandleGet(ex, who);
       co_return;
     }
-    if (req.method == "DELETE") {
+    if (method == "DELETE") {
       co_await HandleDelete(ex, who);
       co_return;
     }
-    if (req.method != "POST") {
+    if (method != "POST") {
       Json e = gateway::MakeError(nullptr, gateway::kInvalidRequest, "use POST, GET or DELETE on /mcp");
       co_await Reply(ex, 405, std::move(e));
       co_return;
@@ -2307,13 +2308,14 @@ class Core final : public std::enable_shared_from_this<Core> {
   asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, ClientRequest request,
                               std::shared_ptr<CallStream> stream, std::shared_ptr<RequestScope> scope) {
     const std::string method = request.method;
+    const auto is = [m = std::string_view(method)](std::string_view name) { return m == name; };  // (sizes first)
     const Json& id = request.id;
     // (the request is this call's own: its params are taken, not copied, and become what is forwarded)
     Json params = std::move(request.params);
     if (!request.is_text() && !params.is_object()) co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: params must be an object");
-    if (method == "ping") co_return gateway::MakeResult(id, Json::object());
-    if (method == "tools/call") metrics_->tool_calls.fetch_add(1, std::memory_order_relaxed);
-    if (method == "initialize") {
+    if (is("ping")) co_return gateway::MakeResult(id, Json::object());
+    if (is("tools/call")) metrics_->tool_calls.fetch_add(1, std::memory_order_relaxed);
+    if (is("initialize")) {
       co_return gateway::MakeError(id, gateway::kInvalidRequest, "Invalid Request: the session is already initialized");
     }
     auto catalogue = session->catalogue();
@@ -2355,13 +2357,13 @@ class Core final : public std::enable_shared_from_this<Core> {
       if (!page->next_cursor.empty()) result["nextCursor"] = page->next_cursor;
       return gateway::MakeResult(id, std::move(result));
     };
-    if (method == "tools/list") co_return list(gateway::ListKind::kTools, catalogue->tools(), "tools");
-    if (method == "resources/list") co_return list(gateway::ListKind::kResources, catalogue->resources(), "resources");
-    if (method == "resources/templates/list") {
+    if (is("tools/list")) co_return list(gateway::ListKind::kTools, catalogue->tools(), "tools");
+    if (is("resources/list")) co_return list(gateway::ListKind::kResources, catalogue->resources(), "resources");
+    if (is("resources/templates/list")) {
       co_return list(gateway::ListKind::kResourceTemplates, catalogue->resource_templates(), "resourceTemplates");
     }
-    if (method == "prompts/list") co_return list(gateway::ListKind::kPrompts, catalogue->prompts(), "prompts");
-    if (method == "logging/setLevel") {
+    if (is("prompts/list")) co_return list(gateway::ListKind::kPrompts, catalogue->prompts(), "prompts");
+    if (is("logging/setLevel")) {
       if (!params.contains("level") || !params["level"].is_string()) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, "Invalid params: level must be a string");
       }
@@ -2384,7 +2386,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     std::string backend;
     std::string tool_name;  // as the client called it
     std::optional<OutgoingRequest> outgoing;
-    if (method == "tools/call") {
+    if (is("tools/call")) {
       tool_name = request.is_text() ? request.tool_name() : text("name");
       const gateway::ToolRoute* route = catalogue->ResolveTool(tool_name);
       if (route == nullptr || !route->advertised) {
@@ -2400,14 +2402,14 @@ class Core final : public std::enable_shared_from_this<Core> {
       } else {
         params["name"] = route->original_name;
       }
-    } else if (method == "prompts/get") {
+    } else if (is("prompts/get")) {
       const gateway::PromptRoute* route = catalogue->ResolvePrompt(text("name"));
       if (route == nullptr) {
         co_return gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Unknown prompt: ", text("name")));
       }
       backend = route->backend;
       params["name"] = route->original_name;
-    } else if (method == "resources/read" || method == "resources/subscribe" || method == "resources/unsubscribe") {
+    } else if (is("resources/read") || is("resources/subscribe") || is("resources/unsubscribe")) {
       auto route = catalogue->ResolveResource(text("uri"));
       if (!route) {
         co_return gateway::MakeError(id, gateway::kResourceNotFound, absl::StrCat("Resource not found: ", text("uri")),
@@ -2420,7 +2422,7 @@ class Core final : public std::enable_shared_from_this<Core> {
         co_return gateway::MakeError(id, gateway::kMethodNotFound,
                                      absl::StrCat("backend ", backend, " does not support resource subscriptions"));
       }
-    } else if (method == "completion/complete") {
+    } else if (is("completion/complete")) {
       const Json ref = params.value("ref", Json::object());
       const std::string type = ref.value("type", std::string());
       if (type == "ref/prompt") {
@@ -2465,7 +2467,7 @@ class Core final : public std::enable_shared_from_this<Core> {
       span.error = !answer.ok() || answer->is_error();
       if (!answer.ok()) span.error_message = std::string(answer.status().message());
       span.attributes = {{"mcp.method.name", method}, {"vmcp.backend", backend}};
-      if (method == "tools/call") span.attributes.emplace_back("gen_ai.tool.name", tool_name);
+      if (is("tools/call")) span.attributes.emplace_back("gen_ai.tool.name", tool_name);
       exporter_->Export(std::move(span));
     }
     if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));

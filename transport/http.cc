@@ -75,18 +75,19 @@ void Headers::Add(std::string_view name, std::string_view value) {
     slots_.reserve(8);  // a typical message's fields in one allocation each
     text_.reserve(256);
   }
-  // `name` or `value` may view this object's own text (a field copied under another name): their
-  // offsets are taken before the append can move it.
-  const char* const base = text_.data();
-  const auto inside = [&](std::string_view v) { return v.data() >= base && v.data() + v.size() <= base + text_.size() && !v.empty(); };
-  const bool name_inside = inside(name), value_inside = inside(value);
-  const size_t name_at = name_inside ? static_cast<size_t>(name.data() - base) : 0;
-  const size_t value_at = value_inside ? static_cast<size_t>(value.data() - base) : 0;
   const size_t at = text_.size();
-  text_.resize(at + name.size() + value.size());
-  char* out = text_.data();
-  std::memcpy(out + at, name_inside ? out + name_at : name.data(), name.size());
-  std::memcpy(out + at + name.size(), value_inside ? out + value_at : value.data(), value.size());
+  const char* const base = text_.data();
+  const auto inside = [&](std::string_view v) { return !v.empty() && v.data() >= base && v.data() < base + at; };
+  if (inside(name) || inside(value)) {
+    // A name or value viewing this list's own text (a field copied under another name) is copied
+    // before the append can move that text.
+    std::string copy;
+    copy.reserve(name.size() + value.size());
+    copy.append(name).append(value);
+    text_.append(copy);
+  } else {
+    text_.append(name).append(value);
+  }
   slots_.push_back({static_cast<uint32_t>(at), static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size())});
   live_ += name.size() + value.size();
 }
