@@ -1402,7 +1402,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (monitor_) monitor_->Stop();
     if (auto incoming = Incoming()) incoming->Stop();
     if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
-    std::map<std::string, std::shared_ptr<ClientSession>> sessions;
+    decltype(sessions_) sessions;
     {
       std::lock_guard lock(mu_);
       sessions.swap(sessions_);
@@ -1676,7 +1676,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     return options_.host == "127.0.0.1" || options_.host == "localhost" || options_.host == "::1";
   }
 
-  std::shared_ptr<ClientSession> FindSession(const std::string& id) {
+  std::shared_ptr<ClientSession> FindSession(std::string_view id) {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(id);
     return it == sessions_.end() ? nullptr : it->second;
@@ -1841,7 +1841,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (!header || header->empty()) {
       return {nullptr, 400, gateway::MakeError(id, gateway::kInvalidRequest, "Bad Request: Mcp-Session-Id header is required")};
     }
-    auto session = FindSession(std::string(*header));
+    auto session = FindSession(*header);
     // A session presented by another identity than the one that created it is not found (its existence
     // is not revealed).
     if (session && !auth::BindingMatches(session->binding, *who)) session = nullptr;
@@ -2554,7 +2554,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   double sample_ratio_ = 1.0;
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;
-  std::map<std::string, std::shared_ptr<ClientSession>> sessions_;
+  std::map<std::string, std::shared_ptr<ClientSession>, std::less<>> sessions_;  // (found by a header's view)
   std::map<std::string, std::string> last_health_;  // backend -> last connect error ("" = fine)
   std::string config_error_;                         // the last refused config's errors
   std::shared_ptr<gateway::Metrics> metrics_;
