@@ -101,6 +101,7 @@ void Logger::Drain() {
     lock.unlock();
     std::fwrite(batch.data(), 1, batch.size(), stderr);
     std::fflush(stderr);
+    if (batch.capacity() > kKeptBatchCapacity) std::string().swap(batch);  // (a burst's buffer is not kept)
     lock.lock();
     if (last && queued_.empty()) return;
   }

@@ -5,11 +5,12 @@
 // (stderr by default), whole, so concurrent lines never interleave. Once StartWriter() was called (a
 // gateway on threads of its own), stderr is written in batches by a thread of the logger's own from a
 // bounded queue: a request never waits on a slow or blocked log reader, and when the queue is full lines
-// are dropped and counted (a line saying how many follows). Queued lines are appended to one buffer, and
-// a line is built in a buffer its thread keeps: a request's line costs no allocation. Without it (a gateway on a host's executor,
-// which creates no thread) stderr is written directly. Values are escaped by the JSON library (plain
-// printable ASCII, which needs none, is copied as it is); callers pass no tokens, secrets or full session ids (SessionTag()
-// shortens one to its first 8 characters, enough to correlate lines, useless to hijack a session).
+// are dropped and counted (a line saying how many follows). Queued lines are appended to one buffer,
+// and a line is built in a buffer its thread keeps: a request's line costs no allocation. Without
+// the writer (a gateway on a host's executor, which creates no thread) stderr is written directly.
+// Values are escaped by the JSON library (plain printable ASCII, which needs none, is copied as it
+// is); callers pass no tokens, secrets or full session ids (SessionTag() shortens one to its first 8
+// characters, enough to correlate lines, useless to hijack a session).
 //
 //   Logger log(LogLevel::kInfo, nullptr);            // nullptr: stderr
 //   log.Info("backend left", {{"backend", "github"}});
@@ -88,6 +89,7 @@ class Logger {
   std::mutex mu_;
   // Stderr (no sink): lines queued for the writer thread, each with its newline, in one buffer.
   static constexpr size_t kMaxQueuedBytes = size_t{4} << 20;
+  static constexpr size_t kKeptBatchCapacity = size_t{256} << 10;
   static constexpr size_t kFlushBatch = 256;  // lines
   static constexpr std::chrono::milliseconds kFlushInterval{50};
   std::condition_variable cv_;

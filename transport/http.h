@@ -56,7 +56,7 @@ class Headers {
   void MaybeCompact();
 
   std::string text_;
-  size_t live_ = 0;  // bytes of text_ that fields still use (Remove leaves the rest until Compact)
+  size_t live_ = 0;  // bytes of text_ that fields still use (removed ones stay until MaybeCompact)
   std::vector<Slot> slots_;
 };
 
