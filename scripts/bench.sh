@@ -85,6 +85,8 @@ mkdir -p "$BIN"
 targets=(//bench/...)
 [[ -n "${VMCP_BIN:-}" ]] || targets+=(//:vmcp)
 log "building ${targets[*]}"
+# What the binaries are built from, taken now: the tree may change while the scenarios run.
+BUILT_FROM="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- gateway transport auth cli config 2>/dev/null || echo ' (with uncommitted changes)')"
 if ! bash scripts/bazel.sh build "${targets[@]}" >"$WORK/build.log" 2>&1; then
   tail -n 30 "$WORK/build.log" >&2
   die "bazel build ${targets[*]} failed"
@@ -655,7 +657,7 @@ if [[ $MODE == full ]]; then
     echo "kernel=$(uname -sr)"
     echo "memory_kb=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
     echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- gateway transport auth cli config 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo "commit=$BUILT_FROM"
     echo "nginx=$("$NGINX" -v 2>&1 | sed 's/.*nginx\///')"
     echo "compiler=$(gcc -dumpfullversion 2>/dev/null)"
   } >"$WORK/machine.txt"
