@@ -467,18 +467,19 @@ class internal::ClientImpl : public std::enable_shared_from_this<internal::Clien
     if (waiter) waiter->channel.try_send(beast::error_code{});
   }
 
+  // The idle list is in the order connections became idle (each is appended as it is released, and
+  // taking one keeps the order of the rest), so the expired ones are a prefix: the scan stops at the
+  // first that is not, and an acquire does not walk every idle connection.
   void EvictIdleLocked(Pool& pool) {
     const auto now = Clock::now();
-    auto it = pool.idle.begin();
-    while (it != pool.idle.end()) {
-      if (now - (*it)->idle_since > opt_.idle_timeout) {
-        (*it)->Close();
-        it = pool.idle.erase(it);
-        --pool.open;
-      } else {
-        ++it;
-      }
+    size_t expired = 0;
+    while (expired < pool.idle.size() && now - pool.idle[expired]->idle_since > opt_.idle_timeout) {
+      pool.idle[expired]->Close();
+      ++expired;
     }
+    if (expired == 0) return;
+    pool.idle.erase(pool.idle.begin(), pool.idle.begin() + static_cast<std::ptrdiff_t>(expired));
+    pool.open -= expired;
   }
 
   // --- requests ---

@@ -36,7 +36,7 @@ class ClientImpl;
 }  // namespace internal
 
 struct ClientOptions {
-  size_t max_connections_per_origin = 64;  // pooled request/response connections
+  size_t max_connections_per_origin = 256;  // pooled request/response connections (more requests wait)
   Duration idle_timeout = std::chrono::seconds(90);
   Duration connect_timeout = std::chrono::seconds(10);  // DNS + TCP connect
   Duration tls_handshake_timeout = std::chrono::seconds(10);

@@ -215,6 +215,29 @@ TEST(Client, IdlePooledConnectionIsNotWatchedForWriting) {
   }
 }
 
+// An idle connection past the idle timeout is closed when the next request looks for one, never
+// reused; within it, connections are reused.
+TEST(Client, IdleConnectionsPastTheIdleTimeoutAreNotReused) {
+  auto server = StartServer({}, Echo);
+  IoThread io;
+  ClientOptions expiring;
+  expiring.idle_timeout = std::chrono::nanoseconds(1);  // expired by the time the next request starts
+  HttpClient client(io.executor(), expiring);
+  HttpClient keeping(io.executor());
+  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  for (int i = 0; i < 5; ++i) {
+    auto r = io.Run(client.Send(url, Post("x"), {}));
+    ASSERT_TRUE(r.ok()) << r.status();
+    auto k = io.Run(keeping.Send(url, Post("y"), {}));
+    ASSERT_TRUE(k.ok()) << k.status();
+  }
+  EXPECT_EQ(client.Stats(url, {}).connections_opened, 5u);
+  EXPECT_EQ(client.Stats(url, {}).connections_reused, 0u);
+  EXPECT_LE(client.Stats(url, {}).connections_open, 1u);  // the expired ones were closed
+  EXPECT_EQ(keeping.Stats(url, {}).connections_opened, 1u);
+  EXPECT_EQ(keeping.Stats(url, {}).connections_reused, 4u);
+}
+
 // A connection's I/O runs on the io_context it was opened from: a caller on another io_context (another
 // server thread, in the gateway) gets a connection of its own, unless the cap allows no new one.
 TEST(Client, EachCallersIoContextKeepsItsOwnConnections) {
