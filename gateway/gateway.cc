@@ -1764,16 +1764,16 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // The caller's identity, or null after answering the failure (401/403/503 with the challenge).
   asio::awaitable<Caller> Authenticate(Exchange& ex) {
+    if (Caller open = OpenCaller()) co_return open;
     auto incoming = Incoming();
     if (!incoming) {
-      // Fail closed: a gateway whose authenticator could not be made lets nobody in as anonymous.
-      if (AnonymousConfig()) co_return Anonymous();
+      // Fail closed: a gateway whose authenticator could not be made lets in only an anonymous config's
+      // callers (OpenCaller).
       Response r = JsonResponse(503, Json{{"error", "temporarily_unavailable"},
                                           {"error_description", "incoming authentication is not available"}});
       co_await ex.Respond(std::move(r));
       co_return nullptr;
     }
-    if (incoming->anonymous()) co_return Anonymous();
     const std::string authorization(ex.request().headers.Get("Authorization").value_or(""));
     auto who = co_await incoming->Authenticate(authorization);
     if (who.ok()) co_return std::make_shared<const auth::Identity>(std::move(*who));

@@ -55,6 +55,11 @@ Url UrlFor(const std::string& text) {
   return *url;
 }
 
+// A server of this test on loopback.
+Url LocalUrl(uint16_t port, const std::string& path = "/mcp") {
+  return UrlFor("http://127.0.0.1:" + std::to_string(port) + path);
+}
+
 Request Post(std::string body) {
   Request r;
   r.method = "POST";
@@ -161,7 +166,7 @@ TEST(Client, SequentialRequestsReuseOneConnection) {
   auto server = StartServer({}, Echo);
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   for (int i = 0; i < 100; ++i) {
     auto r = io.Run(client.Send(url, Post("n" + std::to_string(i)), {}));
     ASSERT_TRUE(r.ok()) << r.status();
@@ -201,7 +206,7 @@ TEST(Client, IdlePooledConnectionIsNotWatchedForWriting) {
   auto server = StartServer({}, Echo);
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   for (int i = 0; i < 3; ++i) {
     auto r = io.Run(client.Send(url, Post("x"), {}));
     ASSERT_TRUE(r.ok()) << r.status();
@@ -224,7 +229,7 @@ TEST(Client, IdleConnectionsPastTheIdleTimeoutAreNotReused) {
   expiring.idle_timeout = std::chrono::nanoseconds(1);  // expired by the time the next request starts
   HttpClient client(io.executor(), expiring);
   HttpClient keeping(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   for (int i = 0; i < 5; ++i) {
     auto r = io.Run(client.Send(url, Post("x"), {}));
     ASSERT_TRUE(r.ok()) << r.status();
@@ -246,7 +251,7 @@ TEST(Client, EachCallersIoContextKeepsItsOwnConnections) {
   IoThread b;
   // (each thread may finish work that holds the other's executor: neither is destroyed before both stop)
   ShutDownTogether together({&a, &b});
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   HttpClient client(a.executor());
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(a.Run(client.Send(url, Post("a"), {})).ok());
@@ -291,7 +296,7 @@ TEST(Client, CallsFromAServerThreadDriveTheirConnectionThemselves) {
     r.body = what == "big" ? big : what;
     co_await ex.Respond(std::move(r));
   });
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(backend->port()) + "/mcp");
+  const Url url = LocalUrl(backend->port());
   std::unique_ptr<HttpServer> front;  // (outlives the client: the connection it opened lives on its thread)
   IoThread io;
   HttpClient client(io.executor());
@@ -328,7 +333,7 @@ TEST(Client, CallsFromAServerThreadDriveTheirConnectionThemselves) {
     r.body = report;
     co_await ex.Respond(std::move(r));
   });
-  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(front->port()) + "/"), Post(""), {}));
+  auto r = io.Run(client.Send(LocalUrl(front->port(), "/"), Post(""), {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->body, "small same small|big same 921600|stream same data: one\n\ndata: two\n\n|small same small|");
   const PoolStats stats = client.Stats(url, {});
@@ -347,7 +352,7 @@ TEST(Client, RequestLargerThanTheSocketTakesAtOnceIsSentWhole) {
   });
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   auto r = io.Run(client.Send(url, Post(big), {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->body, "intact");
@@ -371,7 +376,7 @@ TEST(Client, PoolCapHoldsUnderTwoHundredConcurrentRequests) {
   ClientOptions opt;
   opt.max_connections_per_origin = 8;
   HttpClient client(io.executor(), opt);
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   std::vector<std::future<absl::StatusOr<Response>>> futures;
   for (int i = 0; i < 200; ++i) futures.push_back(io.Spawn(client.Send(url, Post(std::to_string(i)), {})));
   for (int i = 0; i < 200; ++i) {
@@ -396,7 +401,7 @@ TEST(Client, RedirectsAreNotFollowed) {
   });
   IoThread io;
   HttpClient client(io.executor());
-  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp"), Post("{}"), {}));
+  auto r = io.Run(client.Send(LocalUrl(server->port()), Post("{}"), {}));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 302);
   EXPECT_EQ(server->stats().requests, 1u);
@@ -436,7 +441,7 @@ TEST(Client, RequestHeadIsFramedByTheClientAndBadFieldsAreNeverSent) {
   });
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
 
   Request framed = Post("{\"a\":1}");
   framed.headers.Set("Content-Length", "1");
@@ -480,7 +485,7 @@ TEST(Client, StreamedResponseIsReadIncrementally) {
   });
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   Request get;
   get.headers.Set("Accept", "text/event-stream");
   auto stream = io.Run(client.Open(url, std::move(get), {}, {.long_lived = true}));
@@ -524,7 +529,7 @@ TEST(Client, PooledStreamReturnsItsConnectionWhenTheBodyEnds) {
   });
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/mcp");
+  const Url url = LocalUrl(server->port());
   auto stream = io.Run(client.Open(url, Post("{}"), {}));
   ASSERT_TRUE(stream.ok()) << stream.status();
   std::string body;
@@ -547,7 +552,7 @@ TEST(Client, ConnectionClosedByTheServerWhileIdleIsRetriedOnAFreshOne) {
   const uint16_t port = server->port();
   IoThread io;
   HttpClient client(io.executor());
-  const Url url = UrlFor("http://127.0.0.1:" + std::to_string(port) + "/mcp");
+  const Url url = LocalUrl(port);
   ASSERT_TRUE(io.Run(client.Send(url, Post("a"), {})).ok());
   // The backend restarts: the pooled connection is now dead.
   server->Stop(1s);
@@ -584,7 +589,7 @@ TEST(Client, ConnectionRefusedIsAClearError) {
   }
   IoThread io;
   HttpClient client(io.executor());
-  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(port) + "/"), Request{}, {}));
+  auto r = io.Run(client.Send(LocalUrl(port, "/"), Request{}, {}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().message(), "cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
 }
@@ -598,7 +603,7 @@ TEST(Client, OversizeResponseBodyIsRefused) {
   ClientOptions opt;
   opt.max_response_body_bytes = 1024;
   HttpClient client(io.executor(), opt);
-  auto r = io.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(server->port()) + "/"), Request{}, {}));
+  auto r = io.Run(client.Send(LocalUrl(server->port(), "/"), Request{}, {}));
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
 }
@@ -719,7 +724,7 @@ TEST_F(ClientTls, BadBundleFailsThatBackendOnly) {
   EXPECT_TRUE(HttpClient::CheckCaBundle(ca_->cert_path()).ok());
 
   // The same client still reaches other backends.
-  auto ok = io_.Run(client.Send(UrlFor("http://127.0.0.1:" + std::to_string(plain->port()) + "/"), Request{}, {}));
+  auto ok = io_.Run(client.Send(LocalUrl(plain->port(), "/"), Request{}, {}));
   ASSERT_TRUE(ok.ok()) << ok.status();
   auto good = Get(client, "localhost", server->port(), ca_->cert_path());
   ASSERT_TRUE(good.ok()) << good.status();
