@@ -48,6 +48,7 @@
 #include "config/summary.h"
 #include "gateway/aggregator.h"
 #include "gateway/backend_session.h"
+#include "gateway/delay_queue.h"
 #include "gateway/health.h"
 #include "gateway/health_monitor.h"
 #include "gateway/jsonrpc.h"
@@ -265,8 +266,19 @@ asio::awaitable<void> Holding(std::shared_ptr<Owner> owner, asio::awaitable<void
 
 // A call's SSE stream toward the client. A client that lost it comes back with GET + Last-Event-ID and
 // gets a new stream in its place: what it missed is replayed there, and the rest of the call follows.
-struct CallStream {
+// While its exchange waits for the answer it also waits in the core's lazy-SSE queue (OnDue).
+struct CallStream final : gateway::DelayQueue::Entry {
   explicit CallStream(uint64_t k, std::shared_ptr<SseStream> s) : key(k), stream(std::move(s)) {}
+  // The exchange waited kLazySse without an answer or an event: it is woken to open the stream (which is
+  // resumable from then on).
+  void OnDue() override {
+    {
+      std::lock_guard lock(mu);
+      if (started) return;
+      started = true;
+    }
+    wake->try_send(boost::system::error_code{}, OpenStreamMarker());
+  }
   const uint64_t key;                 // the session's number for this stream (0 is the standalone stream)
   std::mutex mu;                      // held while an event is numbered, kept and sent, and while resuming
   std::shared_ptr<SseStream> stream;  // guarded by mu
@@ -276,6 +288,7 @@ struct CallStream {
   bool started = false;               // guarded by mu: the exchange was told to open the stream
   uint64_t prime_id = 0;              // the id its priming event carries (taken before any of its events)
   bool kept = false;                  // guarded by mu: its priming or an event of it is in the replay buffer
+  bool listed = false;                // guarded by mu: in the session's live_calls_ (from AttachCall on)
   std::shared_ptr<asio::experimental::concurrent_channel<void(boost::system::error_code, Json)>> wake;
 };
 
@@ -842,13 +855,12 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
 
   // A tool call whose answer may come as an SSE stream: numbered now (its priming event's id comes before
   // any event of the call), opened by AttachCall when the exchange is woken to open it. (A call answered
-  // as plain JSON leaves nothing in the replay buffer.)
+  // as plain JSON leaves nothing in the replay buffer, and is never listed for resumption: a client can
+  // only resume from an event id it was sent, and the priming event is the stream's first.)
   std::shared_ptr<CallStream> PrepareCall(std::shared_ptr<Channel> wake) {
     auto call = std::make_shared<CallStream>(++stream_counter_, nullptr);
     call->wake = std::move(wake);
     call->prime_id = ++event_counter_;
-    std::lock_guard lock(mu_);
-    live_calls_[call->key] = call;
     return call;
   }
 
@@ -857,6 +869,11 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
   // call sent so far; the rest follows as it comes. A call already over ends the stream at once.
   void AttachCall(const std::shared_ptr<CallStream>& call, std::shared_ptr<SseStream> stream) {
     std::lock_guard lock(call->mu);
+    if (!call->finished) {
+      std::lock_guard sessions_lock(mu_);
+      live_calls_[call->key] = call;
+      call->listed = true;
+    }
     Keep(call->prime_id, call->key, std::string());  // (only to know, on a resume, which stream it began)
     call->kept = true;
     transport::SseEvent prime;
@@ -881,15 +898,6 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
     return true;
   }
 
-  // The exchange waited kLazySse without an answer: the stream opens (resumable from here on). False
-  // when the answer or an event came first.
-  bool StartStreamAfterWait(const std::shared_ptr<CallStream>& call) {
-    std::lock_guard lock(call->mu);
-    if (call->started) return false;
-    call->started = true;
-    return true;
-  }
-
   // The call's answer went out: its stream ends. When the answer was handed to an open stream, the
   // call's kept events expire soon (the client most likely has them); otherwise they stay for a client
   // that resumes.
@@ -900,6 +908,7 @@ class ClientSession final : public BackendEvents, public std::enable_shared_from
       call->finished = true;
       kept = call->kept;
       if (call->stream) call->stream->Close();
+      if (!call->listed && !kept) return;  // (answered as JSON: nothing of it is kept or listed)
     }
     std::lock_guard lock(mu_);
     live_calls_.erase(call->key);
@@ -1402,6 +1411,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     if (monitor_) monitor_->Stop();
     if (auto incoming = Incoming()) incoming->Stop();
     if (expire_timer_) asio::post(expire_strand_, [t = expire_timer_] { t->cancel(); });
+    lazy_sse_.Stop();  // (a call still waiting is answered as JSON, or ends with its session)
     decltype(sessions_) sessions;
     {
       std::lock_guard lock(mu_);
@@ -1976,19 +1986,10 @@ class Core final : public std::enable_shared_from_this<Core> {
     std::shared_ptr<Core> self = shared_from_this();
     asio::co_spawn(here, Answer(std::move(self), session, std::move(request), call, scope), asio::detached);
     // One receive, never raced against a timer: a race (`||`) drops a message that arrives as the
-    // other side wins. The lazy-SSE timer sends its marker into the same channel instead.
-    std::shared_ptr<asio::steady_timer> timer;
-    if (call) {
-      timer = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
-      timer->expires_after(kLazySse);
-      timer->async_wait([session, call](boost::system::error_code ec) {
-        if (!ec && session->StartStreamAfterWait(call)) {
-          call->wake->try_send(boost::system::error_code{}, OpenStreamMarker());
-        }
-      });
-    }
+    // other side wins. The lazy-SSE wait sends its marker into the same channel instead.
+    if (call) lazy_sse_.Start(*call, here);
     auto [ec, first] = co_await wake->async_receive(kTuple);
-    if (timer) timer->cancel();
+    if (call) lazy_sse_.Cancel(*call);  // (before `call` can go: once this returns, OnDue is not running)
     if (call && first == OpenStreamMarker()) {
       auto opened = co_await ex.StartSse();
       if (opened.ok()) session->AttachCall(call, *opened);
@@ -2565,6 +2566,7 @@ class Core final : public std::enable_shared_from_this<Core> {
   std::shared_ptr<CatalogueCache> catalogue_cache_ = std::make_shared<CatalogueCache>();
   asio::any_io_executor expire_strand_;  // a strand of executor_
   std::shared_ptr<asio::steady_timer> expire_timer_;
+  gateway::DelayQueue lazy_sse_{kLazySse};  // tool calls waiting kLazySse to open their SSE stream
   uint16_t port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> stopping_{false};
