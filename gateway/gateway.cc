@@ -432,12 +432,19 @@ struct RequestScope {
   std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
   std::string backend;
   // Set by an exchange that writes the answer itself (a streamable HTTP POST): the answer may then be
-  // text, in `raw`, with a stand-in of it returned (the same id, a result saying only isError) for the
-  // request's log and metrics: a list page made from the catalogue's wire form, or a backend's result
-  // as the backend wrote it. (A call whose answer goes on an SSE stream instead parses it there.)
+  // text, in `raw` (a list page made from the catalogue's wire form, or a backend's result as the
+  // backend wrote it), with TextAnswerStandIn() returned in its place and `raw_error` saying whether it
+  // is a tool's error, for the request's log and metrics. (A call whose answer goes on an SSE stream
+  // instead parses it there.)
   bool raw_ok = false;
   std::string raw;
+  bool raw_error = false;
 };
+
+// What Route returns when the answer is text in RequestScope::raw: not null (null is a cancelled call)
+// and not an object (so nothing reads an id, a result or an error in it), and built without an
+// allocation, as nearly every tool call's answer is one.
+inline Json TextAnswerStandIn() { return Json(true); }
 
 // One client request, as Dispatch and Route take it: its id, method and params, parsed (Of); or a
 // tools/call read as text (OfText, see ScanToolCall), whose own text goes to the backend with the id
@@ -2125,7 +2132,7 @@ class Core final : public std::enable_shared_from_this<Core> {
     } catch (const std::exception& e) {  // a defect: the client still gets an answer, naming it
       response = InternalError(id, e);
     }
-    RecordClient(gateway::MethodIndex("initialize"), started, response);
+    RecordClient(gateway::MethodIndex("initialize"), started, IsErrorAnswer(response));
     co_return response;
   }
 
@@ -2209,12 +2216,16 @@ class Core final : public std::enable_shared_from_this<Core> {
     } catch (const Json::exception& e) {
       problem = e.what();
       response = gateway::MakeError(id, gateway::kInvalidParams, absl::StrCat("Invalid params: ", problem));
+      scope->raw.clear();  // (no text answer half written)
     } catch (const std::exception& e) {
       // A defect, not the client's doing: the client still gets an answer (its exchange waits for one),
       // naming what failed, and the request is logged as the error it is.
       response = InternalError(id, e);
+      scope->raw.clear();
     }
-    const bool error = RecordClient(method, started, response);
+    // (a text answer, in scope->raw, is an error only as a tool's: ScanResult reads results only)
+    const bool error = scope->raw.empty() ? IsErrorAnswer(response) : scope->raw_error;
+    RecordClient(method, started, error);
     Finished(*session, *scope, id_text, method_name, started, response, error);
     co_return response;
   }
@@ -2297,13 +2308,15 @@ class Core final : public std::enable_shared_from_this<Core> {
 
   // A failure is a JSON-RPC error or a tool result with isError (a cancelled call, answered by nothing,
   // counts as neither).
-  bool RecordClient(size_t method, Clock::time_point started, const Json& response) {
-    const bool error = response.is_object() &&
-                       (response.contains("error") ||
-                        (response.contains("result") && response["result"].is_object() &&
-                         response["result"].value("isError", Json()) == true));  // (a backend's non-boolean isError is no error)
+  // A JSON-RPC error, or a tool's result with isError true (a backend's non-boolean isError is no error).
+  static bool IsErrorAnswer(const Json& response) {
+    return response.is_object() &&
+           (response.contains("error") || (response.contains("result") && response["result"].is_object() &&
+                                           response["result"].value("isError", Json()) == true));
+  }
+
+  void RecordClient(size_t method, Clock::time_point started, bool error) {
     metrics_->client(method).Record(Clock::now() - started, error);
-    return error;
   }
 
   asio::awaitable<Json> Route(std::shared_ptr<ClientSession> session, ClientRequest request,
@@ -2349,7 +2362,7 @@ class Core final : public std::enable_shared_from_this<Core> {
         out += ']';
         if (!page->next_cursor.empty()) absl::StrAppend(&out, R"(,"nextCursor":)", gateway::Dump(page->next_cursor));
         out += "}}";
-        return gateway::MakeResult(id, Json::object());
+        return TextAnswerStandIn();
       }
       Json listed = Json::array();
       for (size_t i : page->indices) listed.push_back(items[i]);
@@ -2476,9 +2489,8 @@ class Core final : public std::enable_shared_from_this<Core> {
       // A result passed on as the backend wrote it, with the client's id; the stand-in returned says
       // what the log and the metrics need (a tool's error).
       scope->raw = gateway::WithId(std::move(answer->text), answer->shape, request.id_text);
-      Json result = Json::object();
-      if (answer->shape.tool_error) result["isError"] = true;
-      co_return gateway::MakeResult(id, std::move(result));
+      scope->raw_error = answer->shape.tool_error;
+      co_return TextAnswerStandIn();
     }
     Json response = std::move(answer->message);
     response["id"] = id;  // back to the client's id
