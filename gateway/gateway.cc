@@ -2306,9 +2306,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
   }
 
-  // A failure is a JSON-RPC error or a tool result with isError (a cancelled call, answered by nothing,
-  // counts as neither).
-  // A JSON-RPC error, or a tool's result with isError true (a backend's non-boolean isError is no error).
+  // A failure is a JSON-RPC error or a tool result with isError true (a backend's non-boolean isError is
+  // no error; a cancelled call, answered by nothing, counts as neither).
   static bool IsErrorAnswer(const Json& response) {
     return response.is_object() &&
            (response.contains("error") || (response.contains("result") && response["result"].is_object() &&
@@ -2486,8 +2485,8 @@ class Core final : public std::enable_shared_from_this<Core> {
     }
     if (!answer.ok()) co_return Unavailable(method, id, backend, std::string(answer.status().message()));
     if (answer->is_text()) {
-      // A result passed on as the backend wrote it, with the client's id; the stand-in returned says
-      // what the log and the metrics need (a tool's error).
+      // A result passed on as the backend wrote it, with the client's id; raw_error says what the log
+      // and the metrics need (a tool's error).
       scope->raw = gateway::WithId(std::move(answer->text), answer->shape, request.id_text);
       scope->raw_error = answer->shape.tool_error;
       co_return TextAnswerStandIn();
