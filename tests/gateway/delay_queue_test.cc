@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,17 @@ struct Recorder : DelayQueue::Entry {
     if (order) order->push_back(id);
   }
 };
+
+// Starts `entry`'s wait `after` from now, from io's thread (the timer returned must outlive io.run()).
+std::unique_ptr<boost::asio::steady_timer> StartLater(boost::asio::io_context& io, DelayQueue& queue, Recorder& entry,
+                                                      Clock::duration after) {
+  auto later = std::make_unique<boost::asio::steady_timer>(io, after);
+  later->async_wait([&io, &queue, &entry](boost::system::error_code) {
+    entry.started = Clock::now();
+    queue.Start(entry, io.get_executor());
+  });
+  return later;
+}
 
 TEST(DelayQueue, WaitsFallDueAfterTheDelayInTheOrderTheyBegan) {
   boost::asio::io_context io;
@@ -58,16 +70,11 @@ TEST(DelayQueue, CancelledWaitNeverRunsAndALaterOneStillDoes) {
   boost::asio::io_context io;
   DelayQueue queue(milliseconds(30));
   Recorder a, b;
-  a.started = Clock::now();
   queue.Start(a, io.get_executor());  // the timer is armed for a ...
   EXPECT_TRUE(queue.Cancel(a));
   EXPECT_FALSE(queue.Cancel(a));
   // ... and b begins 10 ms later: the timer fires for a's time, finds b not due yet and waits again.
-  boost::asio::steady_timer later(io, milliseconds(10));
-  later.async_wait([&](boost::system::error_code) {
-    b.started = Clock::now();
-    queue.Start(b, io.get_executor());
-  });
+  auto later = StartLater(io, queue, b, milliseconds(10));
   io.run();
   EXPECT_EQ(a.fired, 0);
   EXPECT_EQ(b.fired, 1);
@@ -79,11 +86,7 @@ TEST(DelayQueue, StartingAgainWaitsAgainFromThen) {
   DelayQueue queue(milliseconds(30));
   Recorder a;
   queue.Start(a, io.get_executor());
-  boost::asio::steady_timer later(io, milliseconds(15));
-  later.async_wait([&](boost::system::error_code) {
-    a.started = Clock::now();
-    queue.Start(a, io.get_executor());
-  });
+  auto later = StartLater(io, queue, a, milliseconds(15));  // a, still waiting, starts again
   io.run();
   EXPECT_EQ(a.fired, 1);
   EXPECT_GE(a.due_at - a.started, milliseconds(30));
