@@ -11,25 +11,23 @@
 
 namespace vmcp::auth {
 
-std::string OutcomeForHttpStatus(int status) {
+std::string_view OutcomeForHttpStatus(int status) {
   if (status >= 200 && status < 300) return "success";
   if (status == 401 || status == 403) return "denied";
   if (status >= 400 && status < 500) return "failure";
   return "error";
 }
 
-std::vector<AuditField> AuditFields(const AuditRecord& r) {
-  const std::string_view url(r.url.data(), std::min(r.url.find_first_of("?#"), r.url.size()));
-  std::vector<AuditField> fields = {
-      {"type", "backend_call"},
-      {"backend", r.backend},
-      {"url", url},
-      {"auth_method", r.auth_method},
-      {"auth_outcome", r.auth_outcome},
-      {"outcome", r.outcome},
-      {"http_status", {}, static_cast<double>(r.http_status), true},
-      {"duration_ms", {}, r.duration_ms, true},
-  };
+AuditFieldList AuditFields(const AuditRecord& r) {
+  AuditFieldList fields;
+  fields.push_back({"type", "backend_call"});
+  fields.push_back({"backend", r.backend});
+  fields.push_back({"url", r.url.substr(0, std::min(r.url.find_first_of("?#"), r.url.size()))});
+  fields.push_back({"auth_method", r.auth_method});
+  fields.push_back({"auth_outcome", r.auth_outcome});
+  fields.push_back({"outcome", r.outcome});
+  fields.push_back({"http_status", {}, static_cast<double>(r.http_status), true});
+  fields.push_back({"duration_ms", {}, r.duration_ms, true});
   if (!r.error.empty()) fields.push_back({"error", r.error});
   return fields;
 }

@@ -136,11 +136,16 @@ class BackendBase : public BackendSession {
     co_return absl::OkStatus();
   }
 
+  // A duration in milliseconds, to the microsecond (as log lines write durations).
+  static double Millis(Clock::duration d) {
+    return static_cast<double>(std::chrono::round<std::chrono::microseconds>(d).count()) / 1000.0;
+  }
+
   void Audit(int http_status, const absl::Status& failure, Clock::time_point started, bool auth_failed = false) const {
     if (!target_.audit) return;
     const absl::string_view why = failure.message();
     BackendExchange e{&target_.name, &target_.url, http_status, std::string_view(why.data(), why.size()),
-                      std::chrono::duration<double, std::milli>(Clock::now() - started).count(), auth_failed};
+                      Millis(Clock::now() - started), auth_failed};
     target_.audit(e);
   }
 

@@ -203,17 +203,20 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> MakeSnapshot(config::Config cfg,
     if (audit && b.mode == config::BackendMode::kDirect) {
       // The MCPRemoteEndpoint RFC's audit record: every request to a remote backend, its auth method and
       // the remote status. Never a token or a header value.
-      const std::string method = snap->outgoing ? snap->outgoing->StrategyFor(b.name) : std::string();
-      t.audit = [audit, method](const gateway::BackendExchange& e) {
+      // (What is the same for every request is worked out once, here: a record only points at it.)
+      std::string method = snap->outgoing ? snap->outgoing->StrategyFor(b.name) : std::string();
+      if (method.empty()) method = "unauthenticated";
+      const bool sends_credentials = method != config::kStrategyUnauthenticated;
+      t.audit = [audit, method = std::move(method), url = t.url.ToString(),
+                 sends_credentials](const gateway::BackendExchange& e) {
         auth::AuditRecord r;  // (its time is the log line's)
         r.backend = *e.backend;
-        r.url = e.url->ToString();
-        r.auth_method = method.empty() ? "unauthenticated" : method;
-        r.auth_outcome = method.empty() || method == config::kStrategyUnauthenticated ? "none" : "ok";
-        if (e.auth_failed) r.auth_outcome = "failed";
+        r.url = url;
+        r.auth_method = method;
+        r.auth_outcome = e.auth_failed ? "failed" : sends_credentials ? "ok" : "none";
         r.http_status = e.http_status;
         r.outcome = e.http_status == 0 ? "error" : auth::OutcomeForHttpStatus(e.http_status);
-        r.error = std::string(e.error);
+        r.error = e.error;
         r.duration_ms = e.duration_ms;
         auto line = audit->Start(gateway::LogLevel::kInfo, "backend call audit");
         for (const auth::AuditField& f : auth::AuditFields(r)) {

@@ -6,6 +6,7 @@
 #include <climits>
 #include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <string_view>
 #include <utility>
@@ -46,6 +47,21 @@ std::string TakeLineBuffer() {
 }
 void KeepLineBuffer(std::string text) {
   if (text.capacity() <= kKeptLineCapacity && text.capacity() > spare_line.capacity()) spare_line = std::move(text);
+}
+
+// k/1000 as JSON writes that number: 1.5, 0.042, 12, -3.25 (no trailing zeros, no exponent).
+void AppendThousandths(std::string& out, int64_t k) {
+  uint64_t magnitude = k < 0 ? 0 - static_cast<uint64_t>(k) : static_cast<uint64_t>(k);
+  if (k < 0) out += '-';
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, magnitude / 1000).ptr);
+  if (const uint64_t fraction = magnitude % 1000; fraction != 0) {
+    const char tail[4] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
+                          static_cast<char>('0' + fraction % 10)};
+    size_t n = 4;
+    while (tail[n - 1] == '0') --n;  // 1.5, not 1.500
+    out.append(tail, n);
+  }
 }
 
 }  // namespace
@@ -166,6 +182,17 @@ Logger::Line& Logger::Line::Num(std::string_view key, double value) {
     text_ += "null";  // (as the JSON library writes them)
     return *this;
   }
+  // Whole numbers (a status, a count) and thousandths (a duration in ms to the microsecond) are written
+  // from integers, in plain decimals (10000000, not 1e+07), without the dearer shortest-form search.
+  // k / 1000.0 == value means the decimal k/1000 reads back as `value` exactly; below 1e12 it has at
+  // most 15 digits, so no shorter decimal does.
+  if (std::abs(value) < 1e12) {
+    const double scaled = std::round(value * 1000);
+    if (const auto k = static_cast<int64_t>(scaled); static_cast<double>(k) / 1000.0 == value) {
+      AppendThousandths(text_, k);
+      return *this;
+    }
+  }
   char digits[32];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);  // the shortest exact form
   text_.append(digits, ec == std::errc() ? end : digits);
@@ -175,20 +202,7 @@ Logger::Line& Logger::Line::Num(std::string_view key, double value) {
 Logger::Line& Logger::Line::Millis(std::string_view key, std::chrono::nanoseconds value) {
   if (log_ == nullptr) return *this;
   Key(key);
-  int64_t us = (value.count() + (value.count() >= 0 ? 500 : -500)) / 1000;  // to the nearest microsecond
-  if (us < 0) {
-    text_ += '-';
-    us = -us;
-  }
-  char digits[24];
-  text_.append(digits, std::to_chars(digits, digits + sizeof digits, us / 1000).ptr);
-  if (int64_t fraction = us % 1000; fraction != 0) {
-    char tail[4] = {'.', static_cast<char>('0' + fraction / 100), static_cast<char>('0' + fraction / 10 % 10),
-                    static_cast<char>('0' + fraction % 10)};
-    size_t n = 4;
-    while (tail[n - 1] == '0') --n;  // 1.5, not 1.500
-    text_.append(tail, n);
-  }
+  AppendThousandths(text_, (value.count() + (value.count() >= 0 ? 500 : -500)) / 1000);  // to the nearest microsecond
   return *this;
 }
 

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -85,6 +87,25 @@ TEST(LogTest, NumbersAreJsonNumbers) {
   EXPECT_TRUE(line["d"].is_null()) << "not a number is written as null";
 }
 
+// Num writes every number so that it reads back as exactly that double; whole numbers (a status, a
+// count) without a fraction or an exponent, and thousandths (durations) as their decimal.
+TEST(LogTest, NumReadsBackExactly) {
+  std::vector<double> cases = {0,      1,      200,    403,       1e7,        123456789012, -5,   999999999999.999,
+                               0.001,  0.042,  1.5,    12.25,     -3.125,     0.1 + 0.2,    1e-7, 123.4565,
+                               1e12,   1e15,   2.5e-3, 1.0 / 3.0, 9007199254740993.0};
+  for (int i = 0; i < 20000; ++i) cases.push_back(static_cast<double>(i * 7919 % 3'000'000) / 1000.0);
+  for (double v : cases) {
+    Captured c;
+    c.log.Start(LogLevel::kInfo, "n").Num("v", v).Write();
+    const std::string& line = c.lines.at(0);
+    const std::string text = line.substr(line.find("\"v\":") + 4, line.size() - line.find("\"v\":") - 5);
+    EXPECT_EQ(Json::parse(text).get<double>(), v) << text;
+    if (v == std::trunc(v) && std::abs(v) < 1e12) {
+      EXPECT_EQ(text, std::to_string(static_cast<int64_t>(v))) << v;
+    }
+  }
+}
+
 // Millis writes what Num wrote for the duration rounded to the microsecond, without floating point.
 TEST(LogTest, MillisIsWrittenAsNumWouldWriteItsRoundedValue) {
   using std::chrono::nanoseconds;
@@ -100,6 +121,14 @@ TEST(LogTest, MillisIsWrittenAsNumWouldWriteItsRoundedValue) {
     const size_t a = line.find("\"a\":"), b = line.find(",\"b\":");
     ASSERT_NE(b, std::string::npos) << line;
     EXPECT_EQ(line.substr(a + 4, b - a - 4), line.substr(b + 5, line.size() - b - 6)) << ns << " ns (" << ms << " ms): " << line;
+    // ... which is the rounded value's decimal, to three places, without trailing zeros.
+    char printed[64];
+    std::snprintf(printed, sizeof printed, "%.3f", rounded);
+    std::string decimal = printed;
+    while (decimal.back() == '0') decimal.pop_back();
+    if (decimal.back() == '.') decimal.pop_back();
+    if (decimal == "-0") decimal = "0";
+    EXPECT_EQ(line.substr(a + 4, b - a - 4), decimal) << ns << " ns";
   }
 }
 
