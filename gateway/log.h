@@ -60,6 +60,8 @@ class Logger {
   class Line {
    public:
     Line& Str(std::string_view key, std::string_view value);
+    // A number: whole numbers and thousandths in plain decimals (403, 10000000, 1.25), any other in its
+    // shortest exact form; not-a-number and infinities as null.
     Line& Num(std::string_view key, double value);
     // A duration in milliseconds to the microsecond, written as Num would write that rounded value
     // (1.5, 0.042, 12), from integers.
