@@ -9,9 +9,8 @@
 //
 // A wait is an Entry the caller owns (it is linked in place, nothing is allocated). OnDue runs under the
 // queue's lock, on the executor its timer was made on (the first Start's): it must be short and must
-// not call back into the queue. In
-// return Cancel is exact: once it has returned, OnDue is not running and will not run, so the entry
-// may be destroyed.
+// not call back into the queue. In return Cancel is exact: once it has returned, OnDue is not running
+// and will not run, so the entry may be destroyed.
 #pragma once
 
 #include <chrono>
