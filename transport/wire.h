@@ -31,6 +31,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "transport/drained_reads.h"
 #include "transport/http.h"
 
 namespace vmcp::transport::internal {
