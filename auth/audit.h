@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cassert>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -43,7 +44,10 @@ struct AuditField {
 class AuditFieldList {
  public:
   static constexpr size_t kMax = 9;
-  void push_back(const AuditField& f) { items_[size_++] = f; }
+  void push_back(const AuditField& f) {
+    assert(size_ < kMax && "AuditFieldList::kMax is too small for AuditFields");
+    items_[size_++] = f;
+  }
   size_t size() const { return size_; }
   const AuditField& operator[](size_t i) const { return items_[i]; }
   const AuditField& back() const { return items_[size_ - 1]; }
